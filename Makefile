@@ -1,0 +1,64 @@
+# spool — the targets a developer needs. Bare `make` lists them.
+#
+# giouring links only with -checklinkname=0 on Go 1.26, so every build and
+# test passes it. Tests build with -tags invariants, which turns on the
+# expensive self-checks (indexes agree with scans, segment lists contiguous).
+
+GO        ?= go
+LDFLAGS   := -ldflags=-checklinkname=0
+TESTFLAGS := -tags invariants $(LDFLAGS)
+PKGS      := ./...
+FUZZTIME  ?= 30s
+BENCHTIME ?= 1s
+BENCHCOUNT ?= 5
+CRASH_ITERATIONS ?= 300
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## build the one binary at bin/spool
+	$(GO) build $(LDFLAGS) -o bin/spool ./tools/spool
+
+.PHONY: run
+run: build ## run spool on ./data (see README for what serve does today)
+	./bin/spool serve --log.dirs=./data
+
+.PHONY: test
+test: ## the test command: lint, then every test with invariants on, storage packages under -race too
+	$(GO) vet $(LDFLAGS) $(PKGS)
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	$(GO) test $(TESTFLAGS) -count=1 -timeout 20m $(PKGS)
+	$(GO) test $(TESTFLAGS) -race -count=1 -timeout 20m ./index/ ./segment/ ./engine/...
+
+.PHONY: lint
+lint: ## gofmt, go vet, and the project's lint test (the import table of docs/ARCHITECTURE.md)
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	$(GO) vet $(LDFLAGS) $(PKGS)
+	$(GO) test $(TESTFLAGS) -count=1 ./internal/lint/
+
+.PHONY: bench
+bench: ## Go benchmarks of the storage path (BENCHCOUNT runs each; feed to benchstat)
+	$(GO) test $(LDFLAGS) -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) -count=$(BENCHCOUNT) ./index/ ./segment/ ./engine/
+
+.PHONY: fuzz
+fuzz: ## every fuzz target for FUZZTIME each, then the long torn-tail run
+	@for target in $$(grep -rhoE '^func (Fuzz[A-Za-z0-9_]+)' --include='*_test.go' . | sed 's/func //' | sort -u); do \
+	  pkg=$$(grep -rlE "^func $$target\(" --include='*_test.go' . | xargs dirname); \
+	  echo "== $$target in $$pkg"; \
+	  $(GO) test $(TESTFLAGS) -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+	done
+	$(MAKE) crash
+
+.PHONY: crash
+crash: ## long randomized crash and torn-tail runs (CRASH_ITERATIONS each)
+	SPOOL_CRASH_ITERATIONS=$(CRASH_ITERATIONS) $(GO) test $(TESTFLAGS) -count=1 -timeout 60m -run 'Crash|TornTail' -v ./engine/ ./segment/
+
+.PHONY: clean
+clean: ## remove build output (never ./data)
+	rm -rf bin

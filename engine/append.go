@@ -1,0 +1,209 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"syscall"
+
+	"spool/segment"
+)
+
+// AppendInfo describes an appended batch.
+type AppendInfo struct {
+	BaseOffset     Offset
+	LastOffset     Offset
+	LogStartOffset Offset
+	RecordCount    int32
+	Header         segment.Header
+}
+
+// Append validates one RecordBatch v2 as a producer sent it, stamps its base
+// offset and leader epoch in place, and appends it, rolling to a new
+// segment when the active one is full or older than segment.ms. Under
+// FlushEveryBatch it also syncs. Writer only.
+func (l *Log) Append(b []byte, leaderEpoch int32) (AppendInfo, error) {
+	if err := l.Err(); err != nil {
+		return AppendInfo{}, err
+	}
+	if l.closed {
+		return AppendInfo{}, ErrClosed
+	}
+	if int64(len(b)) > l.cfg.MaxMessageBytes {
+		return AppendInfo{}, fmt.Errorf("%w: %d bytes, max.message.bytes is %d", ErrBatchTooLarge, len(b), l.cfg.MaxMessageBytes)
+	}
+	h, err := segment.ValidateBatch(b)
+	if err != nil {
+		return AppendInfo{}, fmt.Errorf("%w: %w", ErrCorruptBatch, err)
+	}
+	return l.appendValid(b, &h, l.LogEndOffset(), leaderEpoch)
+}
+
+// appendValid appends a validated batch at offset base.
+func (l *Log) appendValid(b []byte, h *segment.Header, base Offset, leaderEpoch int32) (AppendInfo, error) {
+	now := l.cfg.Now()
+	if l.active.Sealed() || l.shouldRoll(now) {
+		if err := l.Roll(); err != nil {
+			return AppendInfo{}, err
+		}
+	}
+	err := l.active.Append(b, h, base, leaderEpoch, now)
+	if errors.Is(err, segment.ErrFull) && l.active.Size() > 0 {
+		if err := l.Roll(); err != nil {
+			return AppendInfo{}, err
+		}
+		err = l.active.Append(b, h, base, leaderEpoch, now)
+	}
+	if errors.Is(err, segment.ErrFull) {
+		return AppendInfo{}, fmt.Errorf("%w: %d bytes do not fit a segment of %d", ErrBatchTooLarge, len(b), l.active.Capacity())
+	}
+	if err != nil {
+		return AppendInfo{}, l.fail(err)
+	}
+	if _, err := l.epochs.assign(leaderEpoch, base); err != nil {
+		return AppendInfo{}, l.fail(err)
+	}
+	next := h.NextOffset()
+	l.logEndOffset.Store(int64(next))
+	l.highWatermark.Store(int64(next))
+	if l.cfg.FlushPolicy == FlushEveryBatch {
+		if err := l.Flush(); err != nil {
+			return AppendInfo{}, err
+		}
+	}
+	return AppendInfo{BaseOffset: base, LastOffset: h.LastOffset(), LogStartOffset: l.LogStartOffset(), RecordCount: h.RecordCount, Header: *h}, nil
+}
+
+func (l *Log) shouldRoll(now int64) bool {
+	first := l.active.FirstAppendMillis()
+	return l.cfg.SegmentMillis > 0 && first != 0 && now-first >= l.cfg.SegmentMillis
+}
+
+// Flush makes every appended batch durable and publishes the durable
+// offset. A failed sync fails the partition. Writer only.
+func (l *Log) Flush() error {
+	if err := l.Err(); err != nil {
+		return err
+	}
+	end := l.LogEndOffset()
+	if Offset(l.durableOffset.Load()) == end {
+		return nil
+	}
+	if err := l.active.Sync(); err != nil {
+		return l.fail(err)
+	}
+	l.durableOffset.Store(int64(end))
+	return nil
+}
+
+// Roll seals the active segment and starts a new one at the log end offset,
+// in this order:
+//  1. seal the active segment: sync, cut the file and its indexes to their
+//     valid sizes (a failure here fails the partition);
+//  2. create the new segment: preallocated, indexes preallocated, the
+//     directory synced (ENOSPC here is ErrDiskFull: nothing was written,
+//     and the next append tries again);
+//  3. publish the new segment list;
+//  4. move the recovery point to the new segment's base and write it
+//     durably: every segment below it is now sealed and synced.
+//
+// Writer only.
+func (l *Log) Roll() error {
+	// 1.
+	if !l.active.Sealed() {
+		if err := l.active.Seal(); err != nil {
+			return l.fail(err)
+		}
+		l.durableOffset.Store(int64(l.active.NextOffset()))
+	}
+	// 2.
+	end := l.LogEndOffset()
+	list := l.segments.Load()
+	if l.active.Size() == 0 && l.active.BaseOffset() == end {
+		// An empty sealed segment is reactivated rather than replaced by
+		// a segment of the same name.
+		if err := l.active.Activate(); err != nil {
+			return l.storageOrFull(err)
+		}
+		return nil
+	}
+	next, err := segment.Create(l.dir, end, l.cfg.Segment)
+	if err != nil {
+		return l.storageOrFull(err)
+	}
+	// 3.
+	segments := make([]*segment.Segment, 0, len(list.segments)+1)
+	segments = append(append(segments, list.segments...), next)
+	l.segments.Store(&segmentList{segments: segments})
+	l.active = next
+	l.checkInvariants()
+	// 4.
+	l.recoveryPoint = next.BaseOffset()
+	if err := writeOffsetFile(filepath.Join(l.dir, recoveryPointFileName), l.recoveryPoint); err != nil {
+		return l.fail(err)
+	}
+	return nil
+}
+
+// storageOrFull turns a failed segment creation into ErrDiskFull when the
+// disk is full, and into a sticky failure otherwise.
+func (l *Log) storageOrFull(err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return fmt.Errorf("%w: %w", ErrDiskFull, err)
+	}
+	return l.fail(err)
+}
+
+// AssignEpoch starts a leader epoch at the log end offset (a promotion),
+// before any batch of that epoch arrives. Writer only.
+func (l *Log) AssignEpoch(epoch int32) error {
+	_, err := l.epochs.assign(epoch, l.LogEndOffset())
+	return err
+}
+
+// EndOffsetForEpoch answers OffsetForLeaderEpoch. Writer only (the epoch
+// history belongs to the shard).
+func (l *Log) EndOffsetForEpoch(epoch int32) (int32, Offset) {
+	return l.epochs.endOffsetFor(epoch, l.LogEndOffset())
+}
+
+// EpochHistory is a copy of the leader-epoch history. Writer only.
+func (l *Log) EpochHistory() []EpochEntry { return l.epochs.snapshot() }
+
+// Close shuts the log down cleanly, in this order:
+//  1. sync the active segment and seal it (file and indexes cut to size);
+//  2. write the recovery point (the log end offset);
+//  3. write the clean-shutdown marker, durably, last: its presence promises
+//     that every file is cut to its valid size;
+//  4. close the segments.
+//
+// A failed log skips the marker, so the next open scans. Writer only, after
+// readers are gone.
+func (l *Log) Close() error {
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	var err error
+	if l.Err() == nil {
+		// 1.
+		if !l.active.Sealed() {
+			err = l.active.Seal()
+		}
+		// 2.
+		if err == nil {
+			err = writeOffsetFile(filepath.Join(l.dir, recoveryPointFileName), l.LogEndOffset())
+		}
+		// 3.
+		if err == nil {
+			err = segment.WriteFileAtomic(filepath.Join(l.dir, cleanShutdownFileName), []byte("clean\n"))
+		}
+	} else {
+		err = l.Err()
+	}
+	// 4.
+	for _, s := range l.segments.Load().segments {
+		s.Close()
+	}
+	return err
+}

@@ -1,0 +1,438 @@
+// Package engine holds topics' partitions: the partition log (segments, log
+// start offset, log end offset, high watermark, leader epochs), its recovery
+// at open, retention, DeleteRecords and truncation, and the shards whose
+// goroutines run each partition's write path and group commit.
+//
+// The engine speaks plain Go values: a read returns file extents, never
+// bytes, and errors are engine errors (see errors.go), which the wire package
+// maps to Kafka's codes.
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"spool/internal/invariants"
+	"spool/segment"
+)
+
+// Offset is an absolute offset in a partition's log.
+type Offset = segment.Offset
+
+// The small files beside a partition's segments. Each is rewritten whole
+// with segment.WriteFileAtomic.
+const (
+	// cleanShutdownFileName exists only between a clean close and the next
+	// open: its presence lets the open trust every segment's file size.
+	cleanShutdownFileName = "clean-shutdown"
+	// recoveryPointFileName holds the offset below which every segment is
+	// sealed and synced: an unclean open scans only from there.
+	recoveryPointFileName = "recovery-point"
+	// logStartOffsetFileName holds the log start offset, which DeleteRecords
+	// and retention move and which must not move back after a crash.
+	logStartOffsetFileName = "log-start-offset"
+)
+
+// FlushPolicy says when appended batches are made durable.
+type FlushPolicy int
+
+const (
+	// FlushGroupCommit syncs once for all batches appended since the last
+	// sync, whenever a durable (acks=all) append is waiting: the default.
+	FlushGroupCommit FlushPolicy = iota
+	// FlushEveryBatch syncs after every append, durable or not.
+	FlushEveryBatch
+	// FlushInterval syncs every flush interval; durable appends wait for
+	// the next one.
+	FlushInterval
+)
+
+func (p FlushPolicy) String() string {
+	switch p {
+	case FlushEveryBatch:
+		return "batch"
+	case FlushInterval:
+		return "interval"
+	}
+	return "group"
+}
+
+// ParseFlushPolicy reads a policy name as String writes it.
+func ParseFlushPolicy(s string) (FlushPolicy, error) {
+	switch s {
+	case "group", "":
+		return FlushGroupCommit, nil
+	case "batch":
+		return FlushEveryBatch, nil
+	case "interval":
+		return FlushInterval, nil
+	}
+	return 0, fmt.Errorf("unknown flush policy %q (group, batch, interval)", s)
+}
+
+// LogConfig is a partition's storage configuration.
+type LogConfig struct {
+	Segment         segment.Config
+	SegmentMillis   int64 // segment.ms: roll a segment this old (0: never)
+	RetentionMillis int64 // retention.ms (-1: keep forever)
+	RetentionBytes  int64 // retention.bytes (-1: no limit)
+	MaxMessageBytes int64 // max.message.bytes: the largest batch accepted
+	FlushPolicy     FlushPolicy
+	FlushInterval   time.Duration // flush.ms, for FlushInterval
+	Logger          *slog.Logger
+	// Now is the clock, in milliseconds; nil means the wall clock. Tests
+	// move it to exercise segment.ms and retention.ms.
+	Now func() int64
+}
+
+// Kafka's defaults.
+const (
+	SegmentMillisDefault   = 7 * 24 * 3600 * 1000
+	RetentionMillisDefault = 7 * 24 * 3600 * 1000
+	MaxMessageBytesDefault = 1048588
+	FlushIntervalDefault   = time.Second
+)
+
+// WithDefaults fills zero fields with Kafka's defaults.
+func (c LogConfig) WithDefaults() LogConfig {
+	c.Segment = c.Segment.WithDefaults()
+	if c.SegmentMillis == 0 {
+		c.SegmentMillis = SegmentMillisDefault
+	}
+	if c.RetentionMillis == 0 {
+		c.RetentionMillis = RetentionMillisDefault
+	}
+	if c.RetentionBytes == 0 {
+		c.RetentionBytes = -1
+	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = MaxMessageBytesDefault
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = FlushIntervalDefault
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = func() int64 { return time.Now().UnixMilli() }
+	}
+	return c
+}
+
+// segmentList is an immutable snapshot of a log's segments, oldest first.
+// The writer publishes a new one for every roll, deletion or truncation;
+// readers load it atomically and acquire the segments they read.
+type segmentList struct {
+	segments []*segment.Segment
+}
+
+// find returns the index of the segment that would hold offset: the last one
+// whose base offset is ≤ offset (0 when offset precedes them all).
+func (l *segmentList) find(offset Offset) int {
+	i := sort.Search(len(l.segments), func(i int) bool { return l.segments[i].BaseOffset() > offset })
+	if i > 0 {
+		i--
+	}
+	return i
+}
+
+// Log is one partition's log.
+//
+// Ownership: one writer, the shard that owns the partition, calls Append,
+// Flush, Roll, TruncateTo, DeleteRecords, ApplyRetention, AssignEpoch and
+// Close, without locks. Any goroutine calls Read, ListOffset, the offset
+// getters and EndOffsetForEpoch... except the epoch history, which is
+// writer-owned and reached by readers through the shard (EpochHistory is
+// writer only).
+type Log struct {
+	dir    string
+	cfg    LogConfig
+	logger *slog.Logger
+
+	// Published by the writer, read by anyone.
+	segments       atomic.Pointer[segmentList]
+	logStartOffset atomic.Int64
+	logEndOffset   atomic.Int64
+	highWatermark  atomic.Int64
+	durableOffset  atomic.Int64 // everything below is synced
+	failure        atomic.Pointer[error]
+	corruptions    atomic.Int64 // corrupt segments found at open (loud)
+
+	// Writer only.
+	active        *segment.Segment
+	epochs        *epochCache
+	recoveryPoint Offset
+	closed        bool
+}
+
+// OpenLog opens (or creates) the partition log in dir, recovering it if the
+// last stop was unclean.
+//
+// The open, in order:
+//  1. remove temporary files and index files without a .log;
+//  2. read the clean-shutdown marker, the recovery point, the log start
+//     offset and the leader-epoch checkpoint;
+//  3. open every segment: trusted when the stop was clean or the segment lies
+//     below the recovery point, scanned otherwise;
+//  4. at the first segment that is corrupt, torn while not last, or not
+//     contiguous with the one before, keep what is valid and delete every
+//     later segment (nothing after a gap can be served), loudly;
+//  5. delete segments wholly below the log start offset;
+//  6. activate the last segment (or create one) and publish the offsets;
+//  7. cut the epoch history at the log end offset;
+//  8. write the recovery point and remove the clean-shutdown marker, both
+//     durably, before the first append can happen.
+func OpenLog(dir string, cfg LogConfig) (*Log, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Segment.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	l := &Log{dir: dir, cfg: cfg, logger: cfg.Logger.With("partition", filepath.Base(dir))}
+
+	// 1.
+	bases, err := l.listSegments()
+	if err != nil {
+		return nil, err
+	}
+	// 2.
+	_, markerErr := os.Stat(filepath.Join(dir, cleanShutdownFileName))
+	clean := markerErr == nil
+	recoveryPoint, err := readOffsetFile(filepath.Join(dir, recoveryPointFileName))
+	if err != nil {
+		return nil, err
+	}
+	logStart, err := readOffsetFile(filepath.Join(dir, logStartOffsetFileName))
+	if err != nil {
+		return nil, err
+	}
+	if l.epochs, err = loadEpochCache(filepath.Join(dir, epochFileName)); err != nil {
+		return nil, err
+	}
+
+	// 3. and 4.
+	var segments []*segment.Segment
+	closeAll := func() {
+		for _, s := range segments {
+			s.Close()
+		}
+	}
+	for i, base := range bases {
+		trusted := clean || (i+1 < len(bases) && bases[i+1] <= recoveryPoint)
+		s, report, err := segment.Open(dir, base, cfg.Segment, trusted)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		last := i == len(bases)-1
+		problem := ""
+		switch {
+		case report.Corrupt:
+			problem = report.String()
+		case report.StopReason != nil && !last:
+			problem = "torn tail in a segment that is not the last: " + report.String()
+		case len(segments) > 0 && s.BaseOffset() != segments[len(segments)-1].NextOffset():
+			problem = fmt.Sprintf("segment %s starts at %d but the one before ends at %d", s.Path(), s.BaseOffset(), segments[len(segments)-1].NextOffset())
+			s.Close()
+			s = nil
+		}
+		if report.TrustedFailed != nil {
+			l.logger.Warn("segment failed its open-time check and was rescanned", "segment", report.Path, "reason", report.TrustedFailed)
+		} else if report.Scanned && report.StopReason != nil && problem == "" {
+			l.logger.Info("recovery cut a torn tail", "detail", report.String())
+		}
+		if s != nil {
+			segments = append(segments, s)
+		}
+		if problem != "" {
+			l.corruptions.Add(1)
+			l.logger.Error("LOG CORRUPTION: keeping the valid prefix and deleting every later segment", "detail", problem, "later_segments", len(bases)-i-1)
+			for _, later := range bases[i+1:] {
+				removeSegmentFiles(dir, later)
+			}
+			break
+		}
+	}
+
+	// 5.
+	for len(segments) > 1 && segments[0].NextOffset() <= logStart {
+		segments[0].Retire(true)
+		segments = segments[1:]
+	}
+
+	// 6.
+	if len(segments) == 0 {
+		s, err := segment.Create(dir, max(logStart, 0), cfg.Segment)
+		if err != nil {
+			return nil, err
+		}
+		segments = append(segments, s)
+	} else if last := segments[len(segments)-1]; true {
+		if err := last.Activate(); err != nil {
+			closeAll()
+			return nil, err
+		}
+	}
+	l.active = segments[len(segments)-1]
+	end := l.active.NextOffset()
+	logStart = max(logStart, segments[0].BaseOffset())
+	logStart = min(logStart, end)
+	l.logStartOffset.Store(int64(logStart))
+	l.logEndOffset.Store(int64(end))
+	l.highWatermark.Store(int64(end))
+	l.durableOffset.Store(int64(end))
+	l.segments.Store(&segmentList{segments: segments})
+	l.checkInvariants()
+
+	// 7.
+	if err := l.epochs.truncateFromEnd(end); err != nil {
+		closeAll()
+		return nil, err
+	}
+	// 8.
+	l.recoveryPoint = l.active.BaseOffset()
+	if err := writeOffsetFile(filepath.Join(dir, recoveryPointFileName), l.recoveryPoint); err != nil {
+		closeAll()
+		return nil, err
+	}
+	if clean {
+		if err := os.Remove(filepath.Join(dir, cleanShutdownFileName)); err != nil {
+			closeAll()
+			return nil, err
+		}
+		if err := segment.SyncDir(dir); err != nil {
+			closeAll()
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// listSegments returns the base offsets of the .log files in dir, ascending,
+// after removing leftovers: temporary files and indexes without a log.
+func (l *Log) listSegments() ([]Offset, error) {
+	entries, err := os.ReadDir(l.dir)
+	if err != nil {
+		return nil, err
+	}
+	logs := map[string]bool{}
+	var bases []Offset
+	for _, e := range entries {
+		if base, ok := segment.ParseFileName(e.Name()); ok {
+			bases = append(bases, base)
+			logs[strings.TrimSuffix(e.Name(), segment.LogSuffix)] = true
+		}
+	}
+	for _, e := range entries {
+		name := e.Name()
+		stem := strings.TrimSuffix(strings.TrimSuffix(name, segment.IndexSuffix), segment.TimeIndexSuffix)
+		switch {
+		case strings.HasSuffix(name, ".tmp"):
+			os.Remove(filepath.Join(l.dir, name))
+		case (strings.HasSuffix(name, segment.IndexSuffix) || strings.HasSuffix(name, segment.TimeIndexSuffix)) && !logs[stem]:
+			os.Remove(filepath.Join(l.dir, name))
+		}
+	}
+	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
+	return bases, nil
+}
+
+func removeSegmentFiles(dir string, base Offset) {
+	for _, suffix := range []string{segment.LogSuffix, segment.IndexSuffix, segment.TimeIndexSuffix} {
+		os.Remove(filepath.Join(dir, segment.FileName(base, suffix)))
+	}
+}
+
+func readOffsetFile(path string) (Offset, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	value, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+	if err != nil || value < 0 {
+		// A checkpoint we cannot read is replaced by its safest value:
+		// 0 scans everything, and a log start offset of 0 hides nothing.
+		return 0, nil
+	}
+	return Offset(value), nil
+}
+
+func writeOffsetFile(path string, offset Offset) error {
+	return segment.WriteFileAtomic(path, []byte(strconv.FormatInt(int64(offset), 10)+"\n"))
+}
+
+// Dir is the partition's directory.
+func (l *Log) Dir() string { return l.dir }
+
+// LogStartOffset is the first offset a consumer may read. Any goroutine.
+func (l *Log) LogStartOffset() Offset { return Offset(l.logStartOffset.Load()) }
+
+// LogEndOffset is the offset the next batch gets. Any goroutine.
+func (l *Log) LogEndOffset() Offset { return Offset(l.logEndOffset.Load()) }
+
+// HighWatermark is the end of what consumers may read; it equals the log
+// end offset until replication exists. Any goroutine.
+func (l *Log) HighWatermark() Offset { return Offset(l.highWatermark.Load()) }
+
+// LastStableOffset is the end of what read_committed consumers may read;
+// it equals the high watermark until transactions exist. Any goroutine.
+func (l *Log) LastStableOffset() Offset { return l.HighWatermark() }
+
+// DurableOffset is the end of what is synced to disk. Any goroutine.
+func (l *Log) DurableOffset() Offset { return Offset(l.durableOffset.Load()) }
+
+// Corruptions counts corrupt segments found when the log was opened.
+func (l *Log) Corruptions() int64 { return l.corruptions.Load() }
+
+// Err is the sticky error of a failed write or sync, or nil.
+func (l *Log) Err() error {
+	if p := l.failure.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// fail records err as the log's sticky error: from now on every write
+// answers it. A failed write or sync is never retried as if nothing had
+// happened, since the kernel may have dropped the dirty pages.
+func (l *Log) fail(err error) error {
+	wrapped := fmt.Errorf("%w: %w", ErrStorage, err)
+	if l.failure.CompareAndSwap(nil, &wrapped) {
+		l.logger.Error("partition failed; it refuses writes until restarted", "error", err)
+	}
+	return l.Err()
+}
+
+// checkInvariants verifies, in invariants builds, that the published segment
+// list is sorted, contiguous and agrees with the published offsets.
+func (l *Log) checkInvariants() {
+	if !invariants.Enabled {
+		return
+	}
+	list := l.segments.Load()
+	for i := 1; i < len(list.segments); i++ {
+		if prev, s := list.segments[i-1], list.segments[i]; s.BaseOffset() != prev.NextOffset() {
+			invariants.Failf("segments not contiguous: %s ends at %d, %s starts at %d", prev.Path(), prev.NextOffset(), s.Path(), s.BaseOffset())
+		}
+	}
+	if last := list.segments[len(list.segments)-1]; last.NextOffset() != l.LogEndOffset() {
+		invariants.Failf("log end offset %d but last segment ends at %d", l.LogEndOffset(), last.NextOffset())
+	}
+	if l.LogStartOffset() < list.segments[0].BaseOffset() || l.LogStartOffset() > l.LogEndOffset() {
+		invariants.Failf("log start offset %d outside [%d, %d]", l.LogStartOffset(), list.segments[0].BaseOffset(), l.LogEndOffset())
+	}
+}

@@ -1,0 +1,174 @@
+package engine
+
+import (
+	"fmt"
+
+	"spool/segment"
+)
+
+// ReadResult is what a fetch of one partition gets: file extents of whole
+// batches (never copied bytes) and the offsets a Fetch response reports.
+// The segments behind the extents stay open until Release.
+type ReadResult struct {
+	Extents          []segment.Extent
+	NextOffset       Offset // offset after the last batch in Extents
+	HighWatermark    Offset
+	LastStableOffset Offset
+	LogStartOffset   Offset
+	Bytes            int64
+
+	held    *segment.Segment
+	extents [1]segment.Extent
+}
+
+// Release lets the segments behind the extents go. Safe to call twice.
+func (r *ReadResult) Release() {
+	if r.held != nil {
+		r.held.Release()
+		r.held = nil
+	}
+}
+
+// Isolation is a fetch's isolation level.
+type Isolation int8
+
+const (
+	ReadUncommitted Isolation = 0
+	ReadCommitted   Isolation = 1
+)
+
+// Read plans a fetch from offset: whole batches from the one holding offset,
+// at most maxBytes (at least one batch when atLeastOne), none at or past the
+// high watermark (or last stable offset for read_committed). It reads from
+// one segment; the caller fetches again for more. Any goroutine; the result
+// must be released.
+//
+// Reading at the high watermark answers an empty result; reading below the
+// log start offset or past the high watermark answers ErrOffsetOutOfRange.
+func (l *Log) Read(offset Offset, maxBytes int64, atLeastOne bool, isolation Isolation, result *ReadResult) error {
+	*result = ReadResult{}
+	for attempt := 0; ; attempt++ {
+		list := l.segments.Load()
+		limit := l.HighWatermark()
+		result.HighWatermark = limit
+		result.LastStableOffset = l.LastStableOffset()
+		if isolation == ReadCommitted {
+			limit = result.LastStableOffset
+		}
+		result.LogStartOffset = l.LogStartOffset()
+		if offset < result.LogStartOffset || offset > result.HighWatermark {
+			return fmt.Errorf("%w: %d not in [%d, %d]", ErrOffsetOutOfRange, offset, result.LogStartOffset, result.HighWatermark)
+		}
+		result.NextOffset = offset
+		if offset >= limit {
+			return nil
+		}
+		retired := false
+		for i := list.find(offset); i < len(list.segments); i++ {
+			s := list.segments[i]
+			if !s.Acquire() {
+				retired = true
+				break
+			}
+			extent, next, err := s.Plan(offset, limit, maxBytes, atLeastOne)
+			if err != nil {
+				s.Release()
+				return fmt.Errorf("%w: %w", ErrStorage, err)
+			}
+			if extent.Length == 0 {
+				// offset lies past this segment's batches: try the next.
+				s.Release()
+				continue
+			}
+			result.extents[0] = extent
+			result.Extents = result.extents[:1]
+			result.NextOffset = next
+			result.Bytes = extent.Length
+			result.held = s
+			return nil
+		}
+		if !retired || attempt > 100 {
+			return nil
+		}
+		// A segment was retired between loading the list and acquiring
+		// it: load the newer list.
+	}
+}
+
+// ListOffset answers Kafka's ListOffsets for one timestamp:
+//
+//	-2 (earliest)   the log start offset
+//	-1 (latest)     the high watermark (last stable offset for read_committed)
+//	-3 (max)        the offset of the record with the largest timestamp
+//	t ≥ 0           the first offset whose record timestamp is ≥ t, also
+//	                inside a batch; found is false when none is
+//
+// It returns the offset and the timestamp Kafka reports with it (-1 where
+// Kafka reports -1). found is false when no record reaches a timestamp.
+// Any goroutine.
+func (l *Log) ListOffset(timestamp int64, isolation Isolation) (offset Offset, recordTimestamp int64, found bool, err error) {
+	limit := l.HighWatermark()
+	if isolation == ReadCommitted {
+		limit = l.LastStableOffset()
+	}
+	switch timestamp {
+	case ListEarliest:
+		return l.LogStartOffset(), -1, true, nil
+	case ListLatest:
+		return limit, -1, true, nil
+	}
+	for attempt := 0; attempt < 100; attempt++ {
+		list := l.segments.Load()
+		offset, recordTimestamp, found, retired := l.searchTime(list, timestamp, limit)
+		if !retired {
+			if found && offset < l.LogStartOffset() {
+				offset = l.LogStartOffset()
+			}
+			if found && offset >= limit {
+				return -1, -1, false, nil
+			}
+			return offset, recordTimestamp, found, nil
+		}
+	}
+	return -1, -1, false, nil
+}
+
+// The special timestamps of ListOffsets.
+const (
+	ListLatest       = -1
+	ListEarliest     = -2
+	ListMaxTimestamp = -3
+)
+
+func (l *Log) searchTime(list *segmentList, timestamp int64, limit Offset) (Offset, int64, bool, bool) {
+	if timestamp == ListMaxTimestamp {
+		best, bestOffset := int64(-1), Offset(-1)
+		for _, s := range list.segments {
+			if !s.Acquire() {
+				return 0, 0, false, true
+			}
+			ts, offset := s.MaxTimestamp()
+			s.Release()
+			if ts > best && offset < limit {
+				best, bestOffset = ts, offset
+			}
+		}
+		return bestOffset, best, bestOffset >= 0, false
+	}
+	for _, s := range list.segments {
+		if !s.Acquire() {
+			return 0, 0, false, true
+		}
+		if s.LargestTimestamp() < timestamp {
+			s.Release()
+			continue
+		}
+		offset, recordTimestamp, ok, err := s.FindTimestamp(timestamp)
+		s.Release()
+		if err != nil || !ok {
+			continue
+		}
+		return offset, recordTimestamp, true, false
+	}
+	return -1, -1, false, false
+}

@@ -1,0 +1,229 @@
+package engine
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+
+	"spool/internal/batchtest"
+	"spool/segment"
+)
+
+// countingFaults counts syncs and fails the operations a test arms.
+type countingFaults struct {
+	syncs     atomic.Int64
+	failSync  atomic.Bool
+	failAlloc atomic.Bool
+}
+
+func (f *countingFaults) Inject(op segment.Op, path string) error {
+	switch op {
+	case segment.OpSync:
+		f.syncs.Add(1)
+		if f.failSync.Load() {
+			return syscall.EIO
+		}
+	case segment.OpAllocate:
+		if f.failAlloc.Load() {
+			return syscall.ENOSPC
+		}
+	}
+	return nil
+}
+
+func TestShardGroupCommit(t *testing.T) {
+	faults := &countingFaults{}
+	cfg := smallConfig()
+	cfg.Segment.SegmentBytes = 8 << 20
+	cfg.Segment.Faults = faults
+	l, err := OpenLog(t.TempDir(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shard := NewShard(ShardConfig{CPU: -1})
+	defer shard.Stop()
+	const producers, perProducer = 8, 200
+	var wg sync.WaitGroup
+	for p := 0; p < producers; p++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < perProducer; i++ {
+				info, err := shard.Append(l, batchtest.Values(1, 100, 1), 0, true)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if l.DurableOffset() <= info.LastOffset {
+					t.Errorf("acked %d before durable (%d)", info.LastOffset, l.DurableOffset())
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if l.LogEndOffset() != producers*perProducer {
+		t.Fatalf("end %d", l.LogEndOffset())
+	}
+	syncs := faults.syncs.Load()
+	t.Logf("%d durable appends, %d syncs", producers*perProducer, syncs)
+	if syncs >= producers*perProducer {
+		t.Fatalf("no group commit: %d syncs for %d appends", syncs, producers*perProducer)
+	}
+	shard.Do(func() { l.Close() })
+}
+
+func TestFlushPolicies(t *testing.T) {
+	for _, policy := range []FlushPolicy{FlushEveryBatch, FlushGroupCommit, FlushInterval} {
+		t.Run(policy.String(), func(t *testing.T) {
+			faults := &countingFaults{}
+			cfg := smallConfig()
+			cfg.Segment.Faults = faults
+			cfg.FlushPolicy = policy
+			l, err := OpenLog(t.TempDir(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			shard := NewShard(ShardConfig{CPU: -1, FlushInterval: 5e6})
+			defer shard.Stop()
+			for i := 0; i < 20; i++ {
+				if _, err := shard.Append(l, batchtest.Values(1, 10, 1), 0, false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			afterAcks1 := faults.syncs.Load()
+			info, err := shard.Append(l, batchtest.Values(1, 10, 1), 0, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.DurableOffset() <= info.LastOffset {
+				t.Fatal("durable append answered before a sync covered it")
+			}
+			switch policy {
+			case FlushEveryBatch:
+				if afterAcks1 < 20 {
+					t.Fatalf("per-batch policy synced %d times for 20 appends", afterAcks1)
+				}
+			case FlushGroupCommit:
+				if afterAcks1 > 2 {
+					t.Fatalf("group commit synced %d times with nobody waiting", afterAcks1)
+				}
+			}
+			shard.Do(func() { l.Close() })
+		})
+	}
+}
+
+func TestSyncFailureSticks(t *testing.T) {
+	faults := &countingFaults{}
+	cfg := smallConfig()
+	cfg.Segment.Faults = faults
+	dir := t.TempDir()
+	l, err := OpenLog(dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shard := NewShard(ShardConfig{CPU: -1})
+	defer shard.Stop()
+	ok, err := shard.Append(l, batchtest.Values(2, 10, 1), 0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	faults.failSync.Store(true)
+	if _, err := shard.Append(l, batchtest.Values(1, 10, 1), 0, true); !errors.Is(err, ErrStorage) {
+		t.Fatalf("append over a failing sync: %v", err)
+	}
+	faults.failSync.Store(false)
+	// The error sticks: the disk "recovered", the partition stays failed.
+	if _, err := shard.Append(l, batchtest.Values(1, 10, 1), 0, false); !errors.Is(err, ErrStorage) {
+		t.Fatalf("append after a failed sync: %v", err)
+	}
+	shard.Do(func() { l.Close() })
+	if _, err := os.Stat(filepath.Join(dir, cleanShutdownFileName)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("a failed log wrote the clean-shutdown marker")
+	}
+	// Nothing acknowledged is lost: the durable batch is there after reopen.
+	l, err = OpenLog(dir, smallConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if l.LogEndOffset() <= ok.LastOffset {
+		t.Fatalf("acknowledged batch lost: end %d", l.LogEndOffset())
+	}
+}
+
+func TestDiskFullThroughSeam(t *testing.T) {
+	faults := &countingFaults{}
+	cfg := smallConfig()
+	cfg.Segment.Faults = faults
+	l, err := OpenLog(t.TempDir(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	faults.failAlloc.Store(true)
+	var appendErr error
+	acked := Offset(0)
+	for i := 0; i < 1000 && appendErr == nil; i++ {
+		var info AppendInfo
+		info, appendErr = l.Append(batchtest.Values(1, 1000, 1), 0)
+		if appendErr == nil {
+			acked = info.LastOffset + 1
+		}
+	}
+	if !errors.Is(appendErr, ErrDiskFull) {
+		t.Fatalf("roll on a full disk: %v", appendErr)
+	}
+	if l.Err() != nil {
+		t.Fatalf("a full disk failed the log for good: %v", l.Err())
+	}
+	faults.failAlloc.Store(false)
+	if _, err := l.Append(batchtest.Values(1, 1000, 1), 0); err != nil {
+		t.Fatalf("append once space is back: %v", err)
+	}
+	if got := readAll(t, l, 0); Offset(got) != acked+1 {
+		t.Fatalf("read %d batches, want %d", got, acked+1)
+	}
+}
+
+// TestDiskFullOnTmpfs fills a real 2 MiB tmpfs: the append that needs a new
+// segment gets ErrDiskFull, never a SIGBUS, and what was appended before
+// stays readable. It needs root (mount); elsewhere it skips.
+func TestDiskFullOnTmpfs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	mountPoint := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mountPoint).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v %s", err, out)
+	}
+	defer exec.Command("umount", "-l", mountPoint).Run()
+	cfg := smallConfig()
+	cfg.Segment.SegmentBytes = 512 << 10
+	cfg.Segment.WriteMode = segment.WriteMmap // the SIGBUS-prone path
+	l, err := OpenLog(filepath.Join(mountPoint, "t-0"), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var appendErr error
+	appended := 0
+	for i := 0; i < 100_000 && appendErr == nil; i++ {
+		_, appendErr = l.Append(batchtest.Values(4, 1000, 1), 0)
+		if appendErr == nil {
+			appended++
+		}
+	}
+	if !errors.Is(appendErr, ErrDiskFull) {
+		t.Fatalf("after %d appends: %v", appended, appendErr)
+	}
+	if got := readAll(t, l, 0); got != appended {
+		t.Fatalf("read %d of %d appended batches", got, appended)
+	}
+	l.Close()
+}

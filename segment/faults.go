@@ -1,0 +1,88 @@
+package segment
+
+import (
+	"os"
+	"path/filepath"
+)
+
+// Op names a storage operation that a disk can fail.
+type Op int
+
+// The operations a Faults seam can fail.
+const (
+	OpAllocate Op = iota // reserving blocks (fallocate): ENOSPC lives here
+	OpWrite              // copying a batch into the file (pwrite mode)
+	OpSync               // making appended bytes durable (msync or fdatasync)
+	OpTruncate           // cutting a file to its valid size
+	OpCreate             // creating a segment's files
+)
+
+func (op Op) String() string {
+	switch op {
+	case OpAllocate:
+		return "allocate"
+	case OpWrite:
+		return "write"
+	case OpSync:
+		return "sync"
+	case OpTruncate:
+		return "truncate"
+	case OpCreate:
+		return "create"
+	}
+	return "op?"
+}
+
+// Faults is the seam under the storage engine that tests use to fail the
+// operations a real disk fails: Inject runs before each operation and, by
+// returning an error, makes the operation fail with it without running.
+//
+// mmap rules out a fully simulated file (the kernel, not Go, writes the
+// mapping back), so the seam sits at the syscalls instead; real ENOSPC is
+// tested on a small tmpfs as well.
+type Faults interface {
+	Inject(op Op, path string) error
+}
+
+func (c *Config) inject(op Op, path string) error {
+	if c.Faults == nil {
+		return nil
+	}
+	return c.Faults.Inject(op, path)
+}
+
+// SyncDir makes the creation, rename or removal of names in dir durable.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// WriteFileAtomic replaces path with data durably: it writes a temporary file
+// beside it, fsyncs it, renames it over path, and fsyncs the directory, in
+// that order, so a crash leaves either the old or the new contents.
+func WriteFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return SyncDir(filepath.Dir(path))
+}

@@ -1,0 +1,78 @@
+package segment
+
+import (
+	"encoding/binary"
+	"errors"
+)
+
+// A record inside an uncompressed batch (Kafka's Record, magic 2). Integers
+// are zig-zag varints:
+//
+//	length          varint   bytes after this field
+//	attributes      int8     unused, 0
+//	timestampDelta  varlong  from the batch's baseTimestamp
+//	offsetDelta     varint   from the batch's baseOffset
+//	key, value, headers      not read here
+//
+// spool reads records only to answer offset-by-time questions inside a batch;
+// everything else works on whole batches.
+
+// ErrCompressed says the records of a batch cannot be walked without
+// decompressing it.
+var ErrCompressed = errors.New("segment: batch is compressed")
+
+// ErrRecordMalformed says a record does not parse.
+var ErrRecordMalformed = errors.New("segment: malformed record")
+
+// RecordPosition is a record's offset and timestamp.
+type RecordPosition struct {
+	Offset    Offset
+	Timestamp int64
+}
+
+// WalkRecords calls visit with the offset and timestamp of each record of an
+// uncompressed batch b (a whole, validated batch) until visit returns false.
+// It allocates nothing. Batches with LogAppendTime report the batch's
+// maxTimestamp for every record, as Kafka does.
+func WalkRecords(b []byte, visit func(RecordPosition) bool) error {
+	h, err := ParseHeader(b)
+	if err != nil {
+		return err
+	}
+	if h.Codec() != CodecNone {
+		return ErrCompressed
+	}
+	if h.TotalBytes() > int64(len(b)) {
+		return ErrBatchLength
+	}
+	rest := b[BatchHeaderBytes:h.TotalBytes()]
+	for i := int32(0); i < h.RecordCount; i++ {
+		length, n := binary.Varint(rest)
+		if n <= 0 || length < 0 || length > int64(len(rest)-n) {
+			return ErrRecordMalformed
+		}
+		record := rest[n : n+int(length)]
+		rest = rest[n+int(length):]
+		if len(record) < 1 {
+			return ErrRecordMalformed
+		}
+		cursor := record[1:] // attributes
+		timestampDelta, n := binary.Varint(cursor)
+		if n <= 0 {
+			return ErrRecordMalformed
+		}
+		cursor = cursor[n:]
+		offsetDelta, n := binary.Varint(cursor)
+		if n <= 0 {
+			return ErrRecordMalformed
+		}
+		position := RecordPosition{Offset: h.BaseOffset + Offset(offsetDelta), Timestamp: h.BaseTimestamp + timestampDelta}
+		if h.LogAppendTime() {
+			position.Timestamp = h.MaxTimestamp
+		}
+		if !visit(position) {
+			return nil
+		}
+	}
+	return nil
+}

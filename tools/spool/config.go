@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"spool/engine"
+	"spool/segment"
+)
+
+// Properties are Kafka-style settings: read from a properties file and
+// overridden by --name=value flags of the same names. Kafka's names are used
+// wherever Kafka has the setting; spool's own settings say so below.
+type Properties map[string]string
+
+// property describes one setting spool knows.
+type property struct {
+	defaultValue string
+	help         string
+}
+
+// knownProperties is the contract with operators and scripts: a name here
+// keeps its meaning. Settings that later issues give meaning to are listed
+// already, so a config written for the broker is accepted today.
+var knownProperties = map[string]property{
+	"log.dirs":                        {"./data", "data directory (Kafka's; the first of a comma list is used)"},
+	"log.dir":                         {"", "alias of log.dirs"},
+	"log.segment.bytes":               {"1073741824", "segment.bytes default"},
+	"log.index.size.max.bytes":        {"10485760", "capacity of each index file"},
+	"log.index.interval.bytes":        {"4096", "bytes between offset index entries"},
+	"log.roll.ms":                     {"604800000", "segment.ms default"},
+	"log.roll.hours":                  {"", "segment.ms default, in hours (log.roll.ms wins)"},
+	"log.retention.ms":                {"", "retention.ms default (-1: forever)"},
+	"log.retention.minutes":           {"", "retention.ms default, in minutes"},
+	"log.retention.hours":             {"168", "retention.ms default, in hours"},
+	"log.retention.bytes":             {"-1", "retention.bytes default"},
+	"log.retention.check.interval.ms": {"300000", "how often retention runs"},
+	"log.flush.interval.ms":           {"1000", "flush.ms: the interval policy's period, and the bound on acks=1 loss"},
+	"log.flush.policy":                {"group", "spool's own: group (group commit, default), batch (fsync every batch), interval"},
+	"log.write.mode":                  {"pwrite", "spool's own: pwrite or mmap, how batches reach the segment file"},
+	"message.max.bytes":               {"1048588", "max.message.bytes default"},
+	"num.shards":                      {"0", "spool's own: write-path shards (0: one per core)"},
+	"pin.cores":                       {"false", "spool's own: pin each shard's thread to a core"},
+	"admin.listener":                  {"127.0.0.1:9644", "spool's own: admin HTTP (/healthz, /metrics, /debug/pprof); empty turns it off"},
+	"listeners":                       {"PLAINTEXT://127.0.0.1:9092", "Kafka listener (served from the broker issue on)"},
+	"advertised.listeners":            {"", "advertised Kafka listener (broker issue)"},
+	"num.partitions":                  {"1", "default partitions of an auto-created topic (broker issue)"},
+	"auto.create.topics.enable":       {"true", "create topics on first use (broker issue)"},
+	"node.id":                         {"0", "this node's id (broker issue)"},
+	"broker.id":                       {"", "alias of node.id"},
+}
+
+// parseProperties reads a properties file: key=value, key:value or
+// "key value" lines, # and ! comments, as Java's Properties reads them
+// (without line continuations, which Kafka configs do not use).
+func parseProperties(path string) (Properties, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	props := Properties{}
+	scanner := bufio.NewScanner(f)
+	line := 0
+	for scanner.Scan() {
+		line++
+		text := strings.TrimSpace(scanner.Text())
+		if text == "" || text[0] == '#' || text[0] == '!' {
+			continue
+		}
+		cut := strings.IndexAny(text, "=: \t")
+		if cut < 0 {
+			props[text] = ""
+			continue
+		}
+		key := strings.TrimSpace(text[:cut])
+		value := strings.TrimSpace(text[cut+1:])
+		value = strings.TrimSpace(strings.TrimLeft(value, "=:"))
+		props[key] = value
+	}
+	return props, scanner.Err()
+}
+
+// loadProperties applies defaults, then the --config file, then flags.
+func loadProperties(args []string) (Properties, error) {
+	props := Properties{}
+	for name, p := range knownProperties {
+		if p.defaultValue != "" {
+			props[name] = p.defaultValue
+		}
+	}
+	var flags []string
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		if !strings.HasPrefix(arg, "--") {
+			return nil, fmt.Errorf("unexpected argument %q (settings are --name=value)", arg)
+		}
+		name, value, hasValue := strings.Cut(strings.TrimPrefix(arg, "--"), "=")
+		if !hasValue {
+			if i+1 >= len(args) {
+				return nil, fmt.Errorf("--%s needs a value", name)
+			}
+			i++
+			value = args[i]
+		}
+		if name == "config" {
+			file, err := parseProperties(value)
+			if err != nil {
+				return nil, err
+			}
+			for k, v := range file {
+				if err := checkName(k); err != nil {
+					return nil, fmt.Errorf("%s: %w", value, err)
+				}
+				props[k] = v
+			}
+			continue
+		}
+		flags = append(flags, name, value)
+	}
+	for i := 0; i < len(flags); i += 2 {
+		if err := checkName(flags[i]); err != nil {
+			return nil, err
+		}
+		props[flags[i]] = flags[i+1]
+	}
+	if v, ok := props["log.dir"]; ok && v != "" {
+		props["log.dirs"] = v
+	}
+	if v, ok := props["broker.id"]; ok && v != "" {
+		props["node.id"] = v
+	}
+	return props, nil
+}
+
+func checkName(name string) error {
+	if _, ok := knownProperties[name]; ok {
+		return nil
+	}
+	names := make([]string, 0, len(knownProperties))
+	for n := range knownProperties {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return fmt.Errorf("unknown setting %q; known: %s", name, strings.Join(names, ", "))
+}
+
+func (p Properties) int64(name string) (int64, error) {
+	v, err := strconv.ParseInt(strings.TrimSpace(p[name]), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q: not an integer", name, p[name])
+	}
+	return v, nil
+}
+
+// logConfig turns the properties into the engine's per-partition config.
+func (p Properties) logConfig() (engine.LogConfig, error) {
+	var cfg engine.LogConfig
+	var errs []error
+	get := func(name string) int64 {
+		v, err := p.int64(name)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		return v
+	}
+	cfg.Segment.SegmentBytes = get("log.segment.bytes")
+	cfg.Segment.IndexBytes = get("log.index.size.max.bytes")
+	cfg.Segment.IndexIntervalBytes = get("log.index.interval.bytes")
+	switch p["log.write.mode"] {
+	case "pwrite":
+		cfg.Segment.WriteMode = segment.WritePwrite
+	case "mmap":
+		cfg.Segment.WriteMode = segment.WriteMmap
+	default:
+		errs = append(errs, fmt.Errorf("log.write.mode=%q: pwrite or mmap", p["log.write.mode"]))
+	}
+	cfg.SegmentMillis = get("log.roll.ms")
+	if _, set := p["log.roll.hours"]; set && p["log.roll.ms"] == knownProperties["log.roll.ms"].defaultValue {
+		cfg.SegmentMillis = get("log.roll.hours") * 3600 * 1000
+	}
+	switch {
+	case p["log.retention.ms"] != "":
+		cfg.RetentionMillis = get("log.retention.ms")
+	case p["log.retention.minutes"] != "":
+		cfg.RetentionMillis = get("log.retention.minutes") * 60 * 1000
+	default:
+		cfg.RetentionMillis = get("log.retention.hours") * 3600 * 1000
+	}
+	if cfg.RetentionMillis < 0 {
+		cfg.RetentionMillis = -1
+	}
+	cfg.RetentionBytes = get("log.retention.bytes")
+	cfg.MaxMessageBytes = get("message.max.bytes")
+	cfg.FlushInterval = time.Duration(get("log.flush.interval.ms")) * time.Millisecond
+	policy, err := engine.ParseFlushPolicy(p["log.flush.policy"])
+	if err != nil {
+		errs = append(errs, err)
+	}
+	cfg.FlushPolicy = policy
+	if len(errs) > 0 {
+		return cfg, errs[0]
+	}
+	if err := cfg.Segment.Validate(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}

@@ -1,0 +1,51 @@
+// Command spool is the broker's one binary: serve, and the offline storage
+// tools dump and verify.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+const usage = `spool — a performance-first, Kafka-compatible log broker
+
+usage:
+  spool serve [--config FILE] [--property=value ...]
+                       open the data directory (recovering it if needed) and
+                       run until SIGTERM; see README for what it serves today
+  spool dump DIR       print the segments, batches and index entries of a
+                       partition directory (changes nothing)
+  spool verify DIR     check a data or partition directory offline: CRCs,
+                       contiguous offsets, indexes against a scan (changes
+                       nothing; exit status 1 on a problem)
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "serve":
+		err = serve(os.Args[2:])
+	case "dump":
+		err = dump(os.Args[2:], os.Stdout)
+	case "verify":
+		var ok bool
+		ok, err = verify(os.Args[2:], os.Stdout)
+		if err == nil && !ok {
+			os.Exit(1)
+		}
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "spool: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "spool:", err)
+		os.Exit(1)
+	}
+}
