@@ -231,3 +231,35 @@ func (x *OffsetIndex) Seal() error {
 
 // Close unmaps and closes the file. No reader may use the index after.
 func (x *OffsetIndex) Close() error { return x.t.close() }
+
+// LookupPosition returns the last entry whose file position is at or below
+// position, or (0, 0) when there is none. Read planning uses it to find the
+// last whole batch that fits a byte budget without walking every header in
+// between. Any goroutine, while the writer appends or truncates; like
+// Lookup, it searches again across a truncation and falls back to (0, 0),
+// which is always a correct place to scan from.
+func (x *OffsetIndex) LookupPosition(position Position) (RelOffset, Position) {
+	for range lookupAttemptsMax {
+		generation, n, ready := x.t.beginRead()
+		if !ready {
+			continue
+		}
+		low, high := 0, n
+		for low < high {
+			middle := int(uint(low+high) >> 1)
+			if Position(x.t.word(middle*offsetEntryBytes+offsetPositionAt)) <= position {
+				low = middle + 1
+			} else {
+				high = middle
+			}
+		}
+		relative, found := RelOffset(0), Position(0)
+		if low > 0 {
+			relative, found = x.entry(low - 1)
+		}
+		if x.t.endRead(generation) {
+			return relative, found
+		}
+	}
+	return 0, 0
+}

@@ -27,15 +27,14 @@ func ReadOffsetFile(path string) ([]OffsetEntry, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	const entryBytes = 8
-	entries := make([]OffsetEntry, 0, len(data)/entryBytes)
-	for i := 0; i+entryBytes <= len(data); i += entryBytes {
+	entries := make([]OffsetEntry, 0, len(data)/offsetEntryBytes)
+	for i := 0; i+offsetEntryBytes <= len(data); i += offsetEntryBytes {
 		entries = append(entries, OffsetEntry{
-			Relative: RelOffset(binary.BigEndian.Uint32(data[i:])),
-			Position: Position(binary.BigEndian.Uint32(data[i+4:])),
+			Relative: RelOffset(binary.BigEndian.Uint32(data[i+offsetRelativeAt:])),
+			Position: Position(binary.BigEndian.Uint32(data[i+offsetPositionAt:])),
 		})
 	}
-	return entries, len(data) % entryBytes, nil
+	return entries, len(data) % offsetEntryBytes, nil
 }
 
 // ReadTimeFile is ReadOffsetFile for a time index file.
@@ -44,13 +43,12 @@ func ReadTimeFile(path string) ([]TimeEntry, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	const entryBytes = 12
-	entries := make([]TimeEntry, 0, len(data)/entryBytes)
-	for i := 0; i+entryBytes <= len(data); i += entryBytes {
+	entries := make([]TimeEntry, 0, len(data)/timeEntryBytes)
+	for i := 0; i+timeEntryBytes <= len(data); i += timeEntryBytes {
 		entries = append(entries, TimeEntry{
-			Timestamp: int64(binary.BigEndian.Uint64(data[i:])),
-			Relative:  RelOffset(binary.BigEndian.Uint32(data[i+8:])),
+			Timestamp: int64(binary.BigEndian.Uint64(data[i+timeTimestampHighAt:])),
+			Relative:  RelOffset(binary.BigEndian.Uint32(data[i+timeRelativeAt:])),
 		})
 	}
-	return entries, len(data) % entryBytes, nil
+	return entries, len(data) % timeEntryBytes, nil
 }

@@ -50,6 +50,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"os"
 	"runtime"
 	"sync/atomic"
@@ -236,14 +237,19 @@ func (t *table) word(off int) uint32 {
 	return bigEndianWord(atomic.LoadUint32((*uint32)(unsafe.Pointer(&t.mapping[off]))))
 }
 
-// bigEndianWord converts between a word as the CPU loads it and the
-// big-endian value it holds. It is its own inverse; on amd64 and arm64 it
-// compiles to one byte swap.
+// bigEndianWord converts a word as the CPU loaded it into the big-endian
+// value its bytes hold: one byte swap on little-endian CPUs, nothing on
+// big-endian ones.
 func bigEndianWord(w uint32) uint32 {
-	var b [4]byte
-	binary.NativeEndian.PutUint32(b[:], w)
-	return binary.BigEndian.Uint32(b[:])
+	if hostBigEndian {
+		return w
+	}
+	return bits.ReverseBytes32(w)
 }
+
+// hostBigEndian is whether the CPU orders a word's bytes as the index files
+// do.
+var hostBigEndian = binary.NativeEndian.Uint16([]byte{0, 1}) == 1
 
 // putWord stores the big-endian 4-byte field at byte off. Writer only, and
 // only at or past the published count: plain stores suffice, since readers

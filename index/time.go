@@ -204,9 +204,11 @@ func (x *TimeIndex) answers(n, i int, target int64) bool {
 }
 
 // Last returns the last entry; ok is false when there is none. Any
-// goroutine.
+// goroutine. Unlike Lookup it has no safe answer to fall back on, so it tries
+// until no truncation interrupts it: one entry's read is short, and the
+// writer truncates rarely.
 func (x *TimeIndex) Last() (timestamp int64, relative RelOffset, ok bool) {
-	for range lookupAttemptsMax {
+	for {
 		generation, n, ready := x.t.beginRead()
 		if !ready {
 			continue
@@ -219,7 +221,6 @@ func (x *TimeIndex) Last() (timestamp int64, relative RelOffset, ok bool) {
 			return timestamp, relative, n > 0
 		}
 	}
-	return 0, 0, false
 }
 
 // TruncateTo drops every entry whose relative offset is at or past relative,

@@ -7,11 +7,13 @@ import (
 	"spool/index"
 )
 
-// Read planning: turn (offset, max bytes) into one extent of whole batches,
-// using the offset index to land at or before the target batch and a short
-// forward scan of batch headers from there. Only the 12-byte prefix and the
-// lastOffsetDelta of each batch are read, so a plan touches one index page
-// and a few header cache lines, never record bytes.
+// Read planning: turn (offset, max bytes) into one extent of whole batches.
+// The offset index lands at or before the first batch; a second lookup, by
+// position, lands near the end of the byte budget (or of the readable
+// range); short forward scans of batch headers from those entries finish
+// the job. A plan therefore reads a few headers near each end of the extent
+// and never walks the batches in between, however many there are. Only the
+// 12-byte prefix and lastOffsetDelta of a header are read.
 
 // batchPrefixBytes is what the forward scan reads of each batch: baseOffset,
 // batchLength, leaderEpoch, magic, crc, attributes and lastOffsetDelta.
@@ -26,27 +28,110 @@ const batchPrefixBytes = batchOffsetLastOffsetDelta + 4
 // Any goroutine, while the segment is acquired.
 func (s *Segment) Plan(from, limit Offset, maxBytes int64, atLeastOne bool) (extent Extent, next Offset, err error) {
 	size := s.size.Load()
-	position, err := s.seek(from, size)
-	if err != nil {
-		return Extent{}, from, err
+	empty := Extent{File: s.log, Position: size}
+	if from >= limit {
+		return empty, from, nil
 	}
-	start, end := position, position
-	next = from
-	for end < size {
-		baseOffset, total, lastOffset, err := s.batchAt(end, size)
-		if err != nil {
-			return Extent{}, from, err
+	start, err := s.seek(from, size)
+	if err != nil || start >= size {
+		return empty, from, err
+	}
+	// readable ends where batches reach limit; batches below size all end
+	// before NextOffset (loaded after size), so only a limit below it needs
+	// a search.
+	readable := size
+	if limit < s.NextOffset() {
+		if readable, err = s.seekBase(limit, start, size); err != nil {
+			return empty, from, err
 		}
-		if baseOffset >= limit {
-			break
+		if readable <= start {
+			return empty, from, nil
 		}
-		if end+total-start > maxBytes && !(atLeastOne && end == start) {
-			break
+	}
+	end := readable
+	if budget := start + max(maxBytes, 0); budget < readable {
+		if end, err = s.lastBoundary(start, budget, readable); err != nil {
+			return empty, from, err
 		}
-		end += total
-		next = lastOffset + 1
+		if end == start {
+			if !atLeastOne {
+				return empty, from, nil
+			}
+			_, total, _, err := s.batchAt(start, readable)
+			if err != nil {
+				return empty, from, err
+			}
+			end = start + total
+		}
+	}
+	if next, err = s.offsetAfter(start, end); err != nil {
+		return empty, from, err
 	}
 	return Extent{File: s.log, Position: start, Length: end - start}, next, nil
+}
+
+// seekBase returns the position of the first batch at or after from whose
+// base offset is ≥ limit, or size.
+func (s *Segment) seekBase(limit Offset, from, size int64) (int64, error) {
+	position := from
+	if limit > s.base {
+		relative := min(int64(limit-s.base), int64(^uint32(0)))
+		if _, indexed := s.offsets.Lookup(index.RelOffset(relative)); int64(indexed) > position {
+			position = int64(indexed)
+		}
+	}
+	for position < size {
+		baseOffset, total, _, err := s.batchAt(position, size)
+		if err != nil {
+			return 0, err
+		}
+		if baseOffset >= limit {
+			return position, nil
+		}
+		position += total
+	}
+	return size, nil
+}
+
+// lastBoundary returns the end of the last whole batch in [start, budget],
+// or start when the first batch alone exceeds budget. Batch boundaries
+// below readable are scanned from the offset index's last entry at or
+// below budget.
+func (s *Segment) lastBoundary(start, budget, readable int64) (int64, error) {
+	position := start
+	if _, indexed := s.offsets.LookupPosition(index.Position(min(budget, int64(^uint32(0))))); int64(indexed) > position {
+		position = int64(indexed)
+	}
+	for position < readable {
+		_, total, _, err := s.batchAt(position, readable)
+		if err != nil {
+			return 0, err
+		}
+		if position+total > budget {
+			break
+		}
+		position += total
+	}
+	return position, nil
+}
+
+// offsetAfter returns the offset after the last batch of [start, end), a
+// non-empty run of whole batches, scanning from the index entry nearest end.
+func (s *Segment) offsetAfter(start, end int64) (Offset, error) {
+	position := start
+	if _, indexed := s.offsets.LookupPosition(index.Position(min(end-1, int64(^uint32(0))))); int64(indexed) > position {
+		position = int64(indexed)
+	}
+	next := Offset(-1)
+	for position < end {
+		_, total, lastOffset, err := s.batchAt(position, end)
+		if err != nil {
+			return 0, err
+		}
+		next = lastOffset + 1
+		position += total
+	}
+	return next, nil
 }
 
 // seek returns the position of the batch holding from (or of the first batch

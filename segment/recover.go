@@ -136,7 +136,7 @@ func (s *Segment) loadTrusted(fileBytes int64) error {
 	if ts, _, ok := s.times.Last(); ok {
 		maxTimestamp = ts
 	}
-	sinceIndex := int64(0)
+	sinceIndex, lastBatchBytes := int64(0), int64(0)
 	for position < fileBytes {
 		h, err := ParseHeader(s.mapping[position:fileBytes])
 		if err != nil {
@@ -153,7 +153,21 @@ func (s *Segment) loadTrusted(fileBytes int64) error {
 		}
 		next = h.NextOffset()
 		sinceIndex += h.TotalBytes()
+		lastBatchBytes = h.TotalBytes()
 		position += h.TotalBytes()
+	}
+	// Append adds an entry once more than index.interval.bytes follow the
+	// last one, so only the final batch may push the tail past the
+	// interval. More means entries are missing (a lost or emptied index
+	// file): rebuild rather than scan from far back on every read.
+	if sinceIndex-lastBatchBytes > s.cfg.IndexIntervalBytes {
+		return fmt.Errorf("offset index is missing entries: %d bytes follow its last entry", sinceIndex)
+	}
+	if s.offsets.Entries() > 0 && s.times.Entries() == 0 && maxTimestamp > 0 {
+		// Every offset entry comes with a time entry once a timestamp
+		// exists; an empty time index beside a non-empty offset index was
+		// most likely lost (rebuilding a legitimately empty one is cheap).
+		return fmt.Errorf("time index is empty beside %d offset index entries", s.offsets.Entries())
 	}
 	if ts, relative, ok := s.times.Last(); ok && s.base+Offset(relative) >= next && next != s.base {
 		return fmt.Errorf("time index entry (%d, %d) past the log end %d", ts, relative, next)

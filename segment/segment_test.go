@@ -265,3 +265,33 @@ func TestFileNames(t *testing.T) {
 		}
 	}
 }
+
+func TestLostIndexIsRebuilt(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Create(dir, 0, testConfig(WritePwrite))
+	if err != nil {
+		t.Fatal(err)
+	}
+	batches := appendBatches(t, s, 200, ascending)
+	if err := s.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	for _, suffix := range []string{IndexSuffix, TimeIndexSuffix} {
+		if err := os.Remove(filepath.Join(dir, FileName(0, suffix))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reopened, report, err := Open(dir, 0, testConfig(WritePwrite), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reopened.Close()
+	if report.TrustedFailed == nil || !report.IndexRebuilt {
+		t.Fatalf("a lost index was trusted: %+v", report)
+	}
+	if reopened.offsets.Entries() == 0 || reopened.times.Entries() == 0 {
+		t.Fatal("indexes not rebuilt")
+	}
+	checkPlans(t, reopened, batches)
+}

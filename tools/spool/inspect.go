@@ -117,7 +117,7 @@ func readSmallFile(dir, name string) string {
 	if err != nil {
 		return "(" + err.Error() + ")"
 	}
-	return strings.TrimSpace(strings.ReplaceAll(string(data), "\n", " | "))
+	return strings.ReplaceAll(strings.TrimSpace(string(data)), "\n", " | ")
 }
 
 // dump prints everything a partition directory holds.
