@@ -207,3 +207,52 @@ func (l *Log) Close() error {
 	}
 	return err
 }
+
+// syncJob is a background sync of a log's active segment: the bytes
+// [from, to) that hold every batch below end. A log has at most one in
+// flight, so the job lives in the Log and costs no allocation.
+type syncJob struct {
+	segment  *segment.Segment
+	from, to int64
+	end      Offset
+	err      error
+}
+
+// prepareSync readies l.job to cover everything appended so far, or answers
+// false when nothing needs syncing. Writer only.
+func (l *Log) prepareSync() bool {
+	if l.Err() != nil {
+		return false
+	}
+	end := l.LogEndOffset()
+	if l.DurableOffset() >= end {
+		return false
+	}
+	from, to := l.active.SyncedSize(), l.active.Size()
+	if from >= to {
+		// Everything is synced already (a roll sealed it).
+		l.durableOffset.Store(int64(end))
+		return false
+	}
+	l.job = syncJob{segment: l.active, from: from, to: to, end: end}
+	return true
+}
+
+// runSync performs l.job; any goroutine, while the writer keeps appending.
+func (l *Log) runSync() {
+	l.job.err = l.job.segment.SyncRange(l.job.from, l.job.to)
+}
+
+// finishSync publishes what l.job made durable, or fails the log. Writer
+// only.
+func (l *Log) finishSync() {
+	if l.job.err != nil {
+		l.fail(l.job.err)
+	} else {
+		l.job.segment.MarkSynced(l.job.to)
+		if l.job.end > l.DurableOffset() {
+			l.durableOffset.Store(int64(l.job.end))
+		}
+	}
+	l.job = syncJob{}
+}

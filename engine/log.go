@@ -172,6 +172,8 @@ type Log struct {
 	epochs        *epochCache
 	recoveryPoint Offset
 	closed        bool
+	syncing       bool    // a background sync (job) is in flight
+	job           syncJob // owned by the sync worker while syncing
 }
 
 // OpenLog opens (or creates) the partition log in dir, recovering it if the

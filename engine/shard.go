@@ -10,15 +10,17 @@ import (
 )
 
 // A shard is one goroutine that owns the write path of its partitions:
-// every append, flush, roll, truncation and retention pass of those logs
-// runs on it, so none of them takes a lock.
+// every append, roll, truncation and retention pass of those logs runs on
+// it, so none of them takes a lock.
 //
-// Group commit: the shard takes one request, then drains whatever else is
-// queued (up to shardDrainMax), appends them all, and, if any waits for
-// durability, syncs each touched log once before answering them. While a
-// sync runs, new requests queue; the next round drains them together, so
-// one sync covers everything that arrived meanwhile and the sync rate adapts
-// to the load without a timer.
+// Group commit, pipelined: the shard takes one request, drains whatever
+// else is queued (up to shardDrainMax) and appends them all. If a durable
+// (acks=all) append waits on a log, the shard hands that log's unsynced
+// range to its sync worker and goes on appending while the disk flushes.
+// When the sync returns, the shard answers every waiter it covered and, if
+// more wait, starts the next sync at once. So one fdatasync covers
+// everything appended while the previous one ran, the sync rate adapts to
+// the load without a timer, and copying overlaps flushing.
 
 // Limits of a shard.
 const (
@@ -48,9 +50,15 @@ type Shard struct {
 	stopOnce sync.Once
 	pinErr   error
 
+	// The sync worker: the shard sends a log whose job is ready, the worker
+	// runs it and sends the log back.
+	syncJobs     chan *Log
+	syncFinished chan *Log
+
 	// Owned by the shard goroutine.
-	dirty   []*Log     // logs with appends not yet synced
-	waiting []*request // durable appends waiting for a sync
+	dirty    []*Log     // logs with appends not yet synced
+	waiting  []*request // durable appends waiting for a sync
+	inFlight int        // syncs the worker holds
 }
 
 type request struct {
@@ -74,7 +82,20 @@ func NewShard(cfg ShardConfig) *Shard {
 	if cfg.FlushInterval <= 0 {
 		cfg.FlushInterval = FlushIntervalDefault
 	}
-	s := &Shard{cfg: cfg, requests: make(chan *request, shardQueueLength), stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Shard{
+		cfg:          cfg,
+		requests:     make(chan *request, shardQueueLength),
+		stop:         make(chan struct{}),
+		done:         make(chan struct{}),
+		syncJobs:     make(chan *Log, shardQueueLength),
+		syncFinished: make(chan *Log, shardQueueLength),
+	}
+	go func() {
+		for l := range s.syncJobs {
+			l.runSync()
+			s.syncFinished <- l
+		}
+	}()
 	started := make(chan struct{})
 	go s.run(started)
 	<-started
@@ -137,6 +158,7 @@ func (s *Shard) Stop() {
 
 func (s *Shard) run(started chan struct{}) {
 	defer close(s.done)
+	defer close(s.syncJobs)
 	if s.cfg.CPU >= 0 {
 		s.pinErr = linux.PinThreadToCPU(s.cfg.CPU)
 		defer runtime.UnlockOSThread()
@@ -147,13 +169,10 @@ func (s *Shard) run(started chan struct{}) {
 	for {
 		select {
 		case <-s.stop:
-			s.syncWaiting(true)
-			for _, r := range s.waiting {
-				r.err = ErrShardStopped
-				r.reply <- struct{}{}
-			}
-			s.waiting = nil
+			s.shutdown()
 			return
+		case l := <-s.syncFinished:
+			s.finish(l, true)
 		case r := <-s.requests:
 			s.handle(r)
 		drain:
@@ -165,15 +184,44 @@ func (s *Shard) run(started chan struct{}) {
 					break drain
 				}
 			}
-			s.syncWaiting(false)
+			s.startSyncs(false)
 		case <-ticker.C:
-			s.syncWaiting(true)
+			s.startSyncs(true)
 		}
+	}
+}
+
+// shutdown waits for the syncs in flight, syncs what is left, and answers
+// every waiter.
+func (s *Shard) shutdown() {
+	s.waitSyncs()
+	for _, l := range s.dirty {
+		l.Flush()
+	}
+	s.dirty = nil
+	for _, r := range s.waiting {
+		if err := r.log.Err(); err != nil {
+			r.err = err
+		} else if r.log.DurableOffset() <= r.info.LastOffset {
+			r.err = ErrShardStopped
+		}
+		r.reply <- struct{}{}
+	}
+	s.waiting = nil
+}
+
+// waitSyncs takes back every sync in flight, without starting new ones:
+// writer operations (Do) must not cut or close a segment the worker is
+// syncing.
+func (s *Shard) waitSyncs() {
+	for s.inFlight > 0 {
+		s.finish(<-s.syncFinished, false)
 	}
 }
 
 func (s *Shard) handle(r *request) {
 	if r.fn != nil {
+		s.waitSyncs()
 		r.fn()
 		r.reply <- struct{}{}
 		return
@@ -200,33 +248,70 @@ func (s *Shard) markDirty(l *Log) {
 	s.dirty = append(s.dirty, l)
 }
 
-// syncWaiting syncs dirty logs and answers the durable appends waiting on
-// them. Group-commit logs sync whenever something waits; interval logs only
-// on the tick (tick true); a tick also syncs group-commit logs with no
-// waiter, which bounds the loss window of acks=1 to one interval.
-func (s *Shard) syncWaiting(tick bool) {
-	if len(s.dirty) == 0 {
-		return
-	}
+// startSyncs hands dirty logs to the sync worker: group-commit logs when a
+// durable append waits on them, interval logs only on the tick; a tick also
+// syncs group-commit logs nobody waits on, which bounds the loss window of
+// acks=1 to one interval. Logs already syncing are revisited when their
+// sync finishes.
+func (s *Shard) startSyncs(tick bool) {
 	kept := s.dirty[:0]
 	for _, l := range s.dirty {
-		if l.cfg.FlushPolicy == FlushInterval && !tick {
+		switch {
+		case l.syncing:
 			kept = append(kept, l)
-			continue
-		}
-		if !tick && !s.hasWaiter(l) {
+		case l.cfg.FlushPolicy == FlushInterval && !tick, !tick && !s.hasWaiter(l):
 			kept = append(kept, l)
-			continue
+		case s.startSync(l):
+			kept = append(kept, l)
 		}
-		l.Flush()
 	}
+	clear(s.dirty[len(kept):])
 	s.dirty = kept
+	s.answer()
+}
+
+// startSync hands l to the worker if it has unsynced appends; false when it
+// has none (l is clean).
+func (s *Shard) startSync(l *Log) bool {
+	if !l.prepareSync() {
+		return false
+	}
+	select {
+	case s.syncJobs <- l:
+		l.syncing = true
+		s.inFlight++
+	default:
+		// More logs syncing than the worker's queue holds: sync this one
+		// here rather than block the shard on its own worker.
+		l.runSync()
+		l.finishSync()
+	}
+	return true
+}
+
+// finish records a sync the worker returned, answers the appends it made
+// durable, and with restart starts the next sync if more wait on the log.
+func (s *Shard) finish(l *Log, restart bool) {
+	s.inFlight--
+	l.syncing = false
+	l.finishSync()
+	s.answer()
+	if restart && s.hasWaiter(l) {
+		s.startSync(l)
+	}
+}
+
+// answer replies to the durable appends that are now durable, or whose log
+// failed.
+func (s *Shard) answer() {
 	remaining := s.waiting[:0]
 	for _, r := range s.waiting {
-		if r.log.DurableOffset() > r.info.LastOffset || r.log.Err() != nil {
-			if err := r.log.Err(); err != nil {
-				r.err = err
-			}
+		if err := r.log.Err(); err != nil {
+			r.err = err
+			r.reply <- struct{}{}
+			continue
+		}
+		if r.log.DurableOffset() > r.info.LastOffset {
 			r.reply <- struct{}{}
 			continue
 		}

@@ -71,6 +71,9 @@ const (
 	AdviceWillNeed Advice = unix.MADV_WILLNEED
 	// AdviceDontNeed drops the pages from this mapping (not from the page cache).
 	AdviceDontNeed Advice = unix.MADV_DONTNEED
+	// AdvicePopulateWrite faults the pages in writable now, in one call
+	// (Linux 5.14), instead of one page fault per page on first store.
+	AdvicePopulateWrite Advice = unix.MADV_POPULATE_WRITE
 )
 
 // Madvise gives the kernel a hint about how b will be used. b is widened to

@@ -29,6 +29,7 @@ const (
 	AdviceRandom
 	AdviceWillNeed
 	AdviceDontNeed
+	AdvicePopulateWrite
 )
 
 // Madvise is a no-op off Linux.

@@ -165,6 +165,23 @@ type Segment struct {
 	syncedSize        int64 // bytes known durable
 	bytesSinceIndex   int64
 	firstAppendMillis int64 // wall time of the first append since activation, for segment.ms
+	populatedEnd      int64 // mmap mode: pages below are faulted in writable
+}
+
+// populateAheadBytes is how far ahead of the write position the mmap path
+// faults pages in with one madvise(MADV_POPULATE_WRITE), rather than taking
+// a page fault per 4 KiB page on first store.
+const populateAheadBytes = 4 << 20
+
+// populateAhead faults in the pages from the populated end to past end.
+// Failure (an old kernel) is harmless: the stores fault the pages in.
+func (s *Segment) populateAhead(end int64) {
+	from := max(s.populatedEnd, s.size.Load())
+	to := min(end+populateAheadBytes, int64(len(s.mapping)))
+	if to > from {
+		linux.Madvise(s.mapping[from:to], linux.AdvicePopulateWrite)
+	}
+	s.populatedEnd = to
 }
 
 const retiredBit = int64(1) << 62
@@ -373,6 +390,9 @@ func (s *Segment) write(b []byte, position int64) error {
 		return err
 	}
 	if s.cfg.WriteMode == WriteMmap {
+		if end := position + int64(len(b)); end > s.populatedEnd {
+			s.populateAhead(end)
+		}
 		copy(s.mapping[position:], b)
 		return nil
 	}
@@ -418,20 +438,46 @@ func (s *Segment) Sync() error {
 	if size == s.syncedSize {
 		return nil
 	}
+	if err := s.SyncRange(s.syncedSize, size); err != nil {
+		return err
+	}
+	s.syncedSize = size
+	return nil
+}
+
+// SyncRange makes the bytes [from, to) durable without touching the
+// writer's state, so a background goroutine can run it while the writer
+// appends further (the shard's pipelined group commit). The writer records
+// the result with MarkSynced, and must not retire the segment while a
+// SyncRange runs.
+func (s *Segment) SyncRange(from, to int64) error {
+	if to <= from {
+		return nil
+	}
 	if err := s.cfg.inject(OpSync, s.log.Name()); err != nil {
 		return err
 	}
 	var err error
 	if s.cfg.WriteMode == WriteMmap {
-		err = linux.Msync(s.mapping[s.syncedSize:size])
+		err = linux.Msync(s.mapping[from:to])
 	} else {
 		err = linux.Fdatasync(s.log)
 	}
 	if err != nil {
 		return fmt.Errorf("segment %s: sync: %w", s.log.Name(), err)
 	}
-	s.syncedSize = size
 	return nil
+}
+
+// SyncedSize is the number of bytes known durable. Writer only.
+func (s *Segment) SyncedSize() int64 { return s.syncedSize }
+
+// MarkSynced records that a SyncRange made the bytes below to durable.
+// Writer only.
+func (s *Segment) MarkSynced(to int64) {
+	if to > s.syncedSize && to <= s.size.Load() {
+		s.syncedSize = to
+	}
 }
 
 // Seal ends appends to the segment, in this order:
