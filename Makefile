@@ -9,7 +9,6 @@ LDFLAGS   := -ldflags=-checklinkname=0
 TESTFLAGS := -tags invariants $(LDFLAGS)
 PKGS      := ./...
 FUZZTIME  ?= 30s
-BENCHTIME ?= 1s
 BENCHCOUNT ?= 5
 CRASH_ITERATIONS ?= 300
 
@@ -43,8 +42,12 @@ lint: ## gofmt, go vet, and the project's lint test (the import table of docs/AR
 	$(GO) test $(TESTFLAGS) -count=1 ./internal/lint/
 
 .PHONY: bench
-bench: ## Go benchmarks of the storage path (BENCHCOUNT runs each; feed to benchstat)
-	$(GO) test $(LDFLAGS) -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) -count=$(BENCHCOUNT) ./index/ ./segment/ ./engine/
+bench: ## storage benchmarks, BENCHCOUNT runs each, fixed op counts (feed to benchstat)
+	$(GO) test $(LDFLAGS) -run='^$$' -bench='SegmentFill|RecoveryScan' -benchtime=10x -count=$(BENCHCOUNT) ./segment/
+	$(GO) test $(LDFLAGS) -run='^$$' -bench='Plan' -benchtime=200000x -count=$(BENCHCOUNT) ./segment/
+	$(GO) test $(LDFLAGS) -run='^$$' -bench='LogAppend|ShardGroupCommit' -benchtime=1000x -count=$(BENCHCOUNT) ./engine/
+	$(GO) test $(LDFLAGS) -run='^$$' -bench='LogRead' -benchtime=200000x -count=$(BENCHCOUNT) ./engine/
+	$(GO) test $(LDFLAGS) -run='^$$' -bench=. -count=$(BENCHCOUNT) ./index/
 
 .PHONY: fuzz
 fuzz: ## every fuzz target for FUZZTIME each, then the long torn-tail run
