@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math/rand"
+	"runtime"
 	"testing"
 
 	"spool/internal/batchtest"
@@ -76,32 +77,36 @@ func BenchmarkLogAppendFsync(b *testing.B) {
 	}
 }
 
-// BenchmarkShardGroupCommit measures durable (acks=all) appends from 8
-// concurrent producers per core through one shard: group commit lets one
-// sync cover every batch that arrived while the previous sync ran.
+// BenchmarkShardGroupCommit measures durable (acks=all) appends from
+// concurrent producers (GOMAXPROCS × parallelism goroutines, each waiting
+// for its ack before sending again) through one shard: group commit lets one
+// sync cover every batch that arrived while the previous sync ran. More
+// producers means more bytes in flight per sync, as with a client that
+// pipelines requests.
 func BenchmarkShardGroupCommit(b *testing.B) {
 	for _, size := range batchSizes {
 		for _, mode := range writeModes {
-			b.Run(fmt.Sprintf("%s/%s/flush=group", size.name, mode), func(b *testing.B) {
-				l := benchLog(b, mode, FlushGroupCommit)
-				shard := NewShard(ShardConfig{CPU: -1})
-				b.Cleanup(shard.Stop)
-				b.SetBytes(int64(len(batchtest.Sized(size.bytes, 1))))
-				b.ReportAllocs()
-				b.SetParallelism(8)
-				b.ResetTimer()
-				b.RunParallel(func(pb *testing.PB) {
-					batch := batchtest.Sized(size.bytes, 1)
-					for pb.Next() {
-						if _, err := shard.Append(l, batch, 1, true); err != nil {
-							b.Error(err)
-							return
+			for _, parallelism := range []int{8, 32} {
+				b.Run(fmt.Sprintf("%s/%s/flush=group/producers=%d", size.name, mode, parallelism*runtime.GOMAXPROCS(0)), func(b *testing.B) {
+					l := benchLog(b, mode, FlushGroupCommit)
+					shard := NewShard(ShardConfig{CPU: -1})
+					b.Cleanup(shard.Stop)
+					b.SetBytes(int64(len(batchtest.Sized(size.bytes, 1))))
+					b.SetParallelism(parallelism)
+					b.ResetTimer()
+					b.RunParallel(func(pb *testing.PB) {
+						batch := batchtest.Sized(size.bytes, 1)
+						for pb.Next() {
+							if _, err := shard.Append(l, batch, 1, true); err != nil {
+								b.Error(err)
+								return
+							}
 						}
-					}
+					})
+					b.StopTimer()
+					shard.Do(func() {})
 				})
-				b.StopTimer()
-				shard.Do(func() {})
-			})
+			}
 		}
 	}
 }
