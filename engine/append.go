@@ -66,6 +66,7 @@ func (l *Log) appendValid(b []byte, h *segment.Header, base Offset, leaderEpoch 
 	next := h.NextOffset()
 	l.logEndOffset.Store(int64(next))
 	l.highWatermark.Store(int64(next))
+	l.hwm.wake()
 	if l.cfg.FlushPolicy == FlushEveryBatch {
 		if err := l.Flush(); err != nil {
 			return AppendInfo{}, err
@@ -184,6 +185,7 @@ func (l *Log) Close() error {
 		return nil
 	}
 	l.closed = true
+	defer l.hwm.wake()
 	var err error
 	if l.Err() == nil {
 		// 1.

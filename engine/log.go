@@ -166,6 +166,7 @@ type Log struct {
 	durableOffset  atomic.Int64 // everything below is synced
 	failure        atomic.Pointer[error]
 	corruptions    atomic.Int64 // corrupt segments found at open (loud)
+	hwm            notifier     // woken when the high watermark moves
 
 	// Writer only.
 	active        *segment.Segment
@@ -202,6 +203,7 @@ func OpenLog(dir string, cfg LogConfig) (*Log, error) {
 		return nil, err
 	}
 	l := &Log{dir: dir, cfg: cfg, logger: cfg.Logger.With("partition", filepath.Base(dir))}
+	l.hwm.init()
 
 	// 1.
 	bases, err := l.listSegments()
@@ -415,6 +417,7 @@ func (l *Log) fail(err error) error {
 	wrapped := fmt.Errorf("%w: %w", ErrStorage, err)
 	if l.failure.CompareAndSwap(nil, &wrapped) {
 		l.logger.Error("partition failed; it refuses writes until restarted", "error", err)
+		l.hwm.wake()
 	}
 	return l.Err()
 }

@@ -328,3 +328,28 @@ func TestSegmentMillisRoll(t *testing.T) {
 		t.Fatalf("segment.ms did not roll: %d segments", n)
 	}
 }
+
+func TestHighWatermarkNotifier(t *testing.T) {
+	l, err := OpenLog(t.TempDir(), smallConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	changed := l.HighWatermarkChanged()
+	select {
+	case <-changed:
+		t.Fatal("woken before any append")
+	default:
+	}
+	appendN(t, l, 1, 1, 10, clock)
+	select {
+	case <-changed:
+	default:
+		t.Fatal("not woken by an append")
+	}
+	// Nobody waiting: appends do not replace the channel.
+	appendN(t, l, 3, 1, 10, clock)
+	again := l.HighWatermarkChanged()
+	appendN(t, l, 1, 1, 10, clock)
+	<-again
+}

@@ -192,6 +192,7 @@ func (l *Log) TruncateTo(offset Offset) (Offset, error) {
 	l.logEndOffset.Store(int64(end))
 	l.highWatermark.Store(int64(end))
 	l.durableOffset.Store(int64(end))
+	l.hwm.wake()
 	l.checkInvariants()
 	if err := l.epochs.truncateFromEnd(end); err != nil {
 		return end, l.fail(err)
