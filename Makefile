@@ -32,7 +32,7 @@ test: ## the test command: lint, then every test with invariants on, storage pac
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) test $(TESTFLAGS) -count=1 -timeout 20m $(PKGS)
-	$(GO) test $(TESTFLAGS) -race -count=1 -timeout 20m ./index/ ./segment/ ./engine/...
+	$(GO) test $(TESTFLAGS) -race -count=1 -timeout 20m ./index/ ./segment/ ./engine/... ./wire/ ./netio/ ./tools/...
 
 .PHONY: lint
 lint: ## gofmt, go vet, and the project's lint test (the import table of docs/ARCHITECTURE.md)
@@ -48,6 +48,11 @@ bench: ## storage benchmarks, BENCHCOUNT runs each, fixed op counts (feed to ben
 	$(GO) test $(LDFLAGS) -run='^$$' -bench='LogAppend|ShardGroupCommit' -benchtime=1000x -count=$(BENCHCOUNT) ./engine/
 	$(GO) test $(LDFLAGS) -run='^$$' -bench='LogRead' -benchtime=200000x -count=$(BENCHCOUNT) ./engine/
 	$(GO) test $(LDFLAGS) -run='^$$' -bench=. -count=$(BENCHCOUNT) ./index/
+
+.PHONY: interop
+interop: ## real-client interop: kcat (installed from Debian when missing) against a real broker
+	@command -v kcat >/dev/null || (apt-get update -qq && apt-get install -y -qq kcat)
+	SPOOL_INTEROP=1 $(GO) test $(TESTFLAGS) -count=1 -run 'Interop' -v ./tools/spool/
 
 .PHONY: fuzz
 fuzz: ## every fuzz target for FUZZTIME each, then the long torn-tail run

@@ -172,3 +172,12 @@ func (l *Log) searchTime(list *segmentList, timestamp int64, limit Offset) (Offs
 	}
 	return -1, -1, false, false
 }
+
+// Size is the bytes of all the log's segments. Any goroutine.
+func (l *Log) Size() int64 {
+	total := int64(0)
+	for _, s := range l.segments.Load().segments {
+		total += s.Size()
+	}
+	return total
+}

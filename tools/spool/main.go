@@ -12,7 +12,10 @@ const usage = `spool — a performance-first, Kafka-compatible log broker
 usage:
   spool serve [--config FILE] [--property=value ...]
                        open the data directory (recovering it if needed) and
-                       run until SIGTERM; see README for what it serves today
+                       serve Kafka clients until SIGTERM
+  spool topic create|list|describe|delete [--bootstrap-server H:P] ...
+  spool produce --topic T [--key-separator :] [--acks all] < lines
+  spool consume --topic T [--from-beginning] [--max-records N]
   spool dump DIR       print the segments, batches and index entries of a
                        partition directory (changes nothing)
   spool verify DIR     check a data or partition directory offline: CRCs,
@@ -29,6 +32,12 @@ func main() {
 	switch os.Args[1] {
 	case "serve":
 		err = serve(os.Args[2:])
+	case "topic":
+		err = topicCommand(os.Args[2:], os.Stdout)
+	case "produce":
+		err = produceCommand(os.Args[2:], os.Stdin, os.Stdout)
+	case "consume":
+		err = consumeCommand(os.Args[2:], os.Stdout)
 	case "dump":
 		err = dump(os.Args[2:], os.Stdout)
 	case "verify":

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 
 	"spool/index"
 	"spool/segment"
@@ -179,3 +180,7 @@ func checkTimeIndex(s *inspectedSegment, report func(string, ...any), name strin
 		report("%s: time index has %d trailing bytes", name, s.timesRemainder)
 	}
 }
+
+// partitionDirPattern matches Kafka's partition directory names,
+// <topic>-<partition>.
+var partitionDirPattern = regexp.MustCompile(`^(.+)-([0-9]+)$`)

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"spool/engine"
+	"spool/engine/meta"
+	"spool/linux"
+	"spool/netio"
+	"spool/wire"
+)
+
+// broker is the composition root: shards, the metadata cluster, the wire
+// server, the Kafka listener and the admin listener, started in that order
+// and closed in reverse.
+type broker struct {
+	logger    *slog.Logger
+	shards    []*engine.Shard
+	cluster   *meta.Cluster
+	kafka     *netio.Server
+	listener  net.Listener
+	admin     *http.Server
+	adminAddr string
+	served    chan error
+}
+
+// startBroker starts everything the properties describe. The Kafka
+// listener's address is b.listener.Addr() (port 0 picks one).
+func startBroker(props Properties, logger *slog.Logger) (*broker, error) {
+	cfg, err := props.logConfig()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Logger = logger
+	dataDir := strings.Split(props["log.dirs"], ",")[0]
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return nil, err
+	}
+	b := &broker{logger: logger, served: make(chan error, 1)}
+	ok := false
+	defer func() {
+		if !ok {
+			b.close()
+		}
+	}()
+
+	shardCount, err := props.int64("num.shards")
+	if err != nil {
+		return nil, err
+	}
+	if shardCount <= 0 {
+		shardCount = int64(runtime.NumCPU())
+	}
+	pin := props["pin.cores"] == "true"
+	cpus, _ := linux.AllowedCPUs()
+	for i := 0; i < int(shardCount); i++ {
+		cpu := -1
+		if pin && len(cpus) > 0 {
+			cpu = cpus[i%len(cpus)]
+		}
+		shard := engine.NewShard(engine.ShardConfig{CPU: cpu, FlushInterval: cfg.FlushInterval})
+		if err := shard.PinError(); err != nil {
+			logger.Warn("could not pin shard", "shard", i, "cpu", cpu, "error", err)
+		}
+		b.shards = append(b.shards, shard)
+	}
+	probe := linux.ProbeIOUring()
+	logger.Info("io_uring probe", "available", probe.Available, "reason", probe.Reason)
+
+	numPartitions, err := props.int64("num.partitions")
+	if err != nil {
+		return nil, err
+	}
+	retentionCheck, err := props.int64("log.retention.check.interval.ms")
+	if err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	b.cluster, err = meta.Open(meta.Config{
+		DataDir:                dataDir,
+		Shards:                 b.shards,
+		Defaults:               cfg,
+		NumPartitions:          int32(numPartitions),
+		AutoCreate:             props["auto.create.topics.enable"] == "true",
+		RetentionCheckInterval: time.Duration(retentionCheck) * time.Millisecond,
+		Logger:                 logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("storage open", "data", dataDir, "topics", len(b.cluster.Topics()), "shards", len(b.shards), "took", time.Since(started))
+
+	host, port, err := parseListener(props["listeners"])
+	if err != nil {
+		return nil, err
+	}
+	b.listener, err = net.Listen("tcp", net.JoinHostPort(host, fmt.Sprint(port)))
+	if err != nil {
+		return nil, fmt.Errorf("listeners: %w", err)
+	}
+	advertisedHost, advertisedPort := host, int32(b.listener.Addr().(*net.TCPAddr).Port)
+	if advertised := props["advertised.listeners"]; advertised != "" {
+		if advertisedHost, advertisedPort, err = parseListener(advertised); err != nil {
+			return nil, err
+		}
+	}
+	nodeID, err := props.int64("node.id")
+	if err != nil {
+		return nil, err
+	}
+	cluster, err := clusterID(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	handler, err := wire.NewServer(wire.Config{
+		NodeID: int32(nodeID), Host: advertisedHost, Port: advertisedPort,
+		ClusterID: cluster, Cluster: b.cluster, Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	requestMax, err := props.int64("socket.request.max.bytes")
+	if err != nil {
+		return nil, err
+	}
+	idleMillis, err := props.int64("connections.max.idle.ms")
+	if err != nil {
+		return nil, err
+	}
+	requestTimeoutMillis, err := props.int64("socket.request.timeout.ms")
+	if err != nil {
+		return nil, err
+	}
+	fetchPath := netio.FetchSendfile
+	switch props["fetch.path"] {
+	case "sendfile":
+	case "copy":
+		fetchPath = netio.FetchCopy
+	default:
+		return nil, fmt.Errorf("fetch.path=%q: sendfile or copy", props["fetch.path"])
+	}
+	b.kafka = netio.NewServer(netio.Config{
+		RequestBytesMax: requestMax,
+		IdleTimeout:     time.Duration(idleMillis) * time.Millisecond,
+		RequestTimeout:  time.Duration(requestTimeoutMillis) * time.Millisecond,
+		FetchPath:       fetchPath,
+		Logger:          logger,
+	}, handler)
+	go func() { b.served <- b.kafka.Serve(b.listener) }()
+	logger.Info("kafka listener", "address", b.listener.Addr().String(), "advertised", fmt.Sprintf("%s:%d", advertisedHost, advertisedPort), "cluster_id", cluster)
+
+	if addr := props["admin.listener"]; addr != "" {
+		if err := b.startAdmin(addr); err != nil {
+			return nil, err
+		}
+	}
+	ok = true
+	return b, nil
+}
+
+func (b *broker) startAdmin(addr string) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		for _, t := range b.cluster.Topics() {
+			for _, p := range t.Partitions {
+				if err := p.Log.Err(); err != nil {
+					http.Error(w, fmt.Sprintf("%s-%d: %v", t.Name, p.Index, err), http.StatusServiceUnavailable)
+					return
+				}
+			}
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/metrics", b.metrics)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	listener, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("admin.listener %s: %w", addr, err)
+	}
+	b.adminAddr = listener.Addr().String()
+	b.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go b.admin.Serve(listener)
+	b.logger.Info("admin listener", "address", b.adminAddr)
+	return nil
+}
+
+// metrics writes per-partition offsets in Prometheus text format.
+func (b *broker) metrics(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	type gauge struct {
+		name  string
+		value func(l *engine.Log) int64
+	}
+	gauges := []gauge{
+		{"log_start_offset", func(l *engine.Log) int64 { return int64(l.LogStartOffset()) }},
+		{"log_end_offset", func(l *engine.Log) int64 { return int64(l.LogEndOffset()) }},
+		{"high_watermark", func(l *engine.Log) int64 { return int64(l.HighWatermark()) }},
+		{"durable_offset", func(l *engine.Log) int64 { return int64(l.DurableOffset()) }},
+		{"corrupt_segments_at_open", func(l *engine.Log) int64 { return l.Corruptions() }},
+		{"failed", func(l *engine.Log) int64 {
+			if l.Err() != nil {
+				return 1
+			}
+			return 0
+		}},
+	}
+	topics := b.cluster.Topics()
+	for _, g := range gauges {
+		fmt.Fprintf(w, "# TYPE spool_partition_%s gauge\n", g.name)
+		for _, t := range topics {
+			for _, p := range t.Partitions {
+				fmt.Fprintf(w, "spool_partition_%s{topic=%q,partition=\"%d\"} %d\n", g.name, t.Name, p.Index, g.value(p.Log))
+			}
+		}
+	}
+}
+
+// close stops the listeners, closes every log cleanly, and stops the
+// shards. Safe on a partly started broker.
+func (b *broker) close() error {
+	var errs []error
+	if b.kafka != nil {
+		b.kafka.Close()
+	} else if b.listener != nil {
+		b.listener.Close()
+	}
+	if b.admin != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		b.admin.Shutdown(ctx)
+		cancel()
+	}
+	if b.cluster != nil {
+		if err := b.cluster.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, s := range b.shards {
+		s.Stop()
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// BenchmarkProduce measures produce throughput through the real protocol:
+// a franz-go producer (in this process, on the same 2 cores) sends records
+// of 100 B and 1 KiB to a 2-partition topic of a broker on loopback, with
+// acks=1 and acks=all. One op is one record. The bench harness issue
+// replaces this with an open-loop tool; this is the quick check the
+// broker issue's CPU profiles come from (-cpuprofile).
+func BenchmarkProduce(b *testing.B) {
+	for _, size := range []int{100, 1024} {
+		for _, acks := range []string{"1", "all"} {
+			b.Run(fmt.Sprintf("record=%dB/acks=%s", size, acks), func(b *testing.B) {
+				broker := benchBroker(b)
+				defer broker.close()
+				opts := []kgo.Opt{
+					kgo.SeedBrokers(broker.addr()), kgo.DefaultProduceTopic("bench"),
+					kgo.ProducerLinger(5 * time.Millisecond), kgo.ProducerBatchMaxBytes(1 << 20),
+					kgo.MaxBufferedRecords(1 << 20),
+					// Uncompressed, random values: the broker moves every
+					// byte (franz-go compresses with snappy by default,
+					// which would shrink a constant value to nothing).
+					kgo.ProducerBatchCompression(kgo.NoCompression()),
+				}
+				if acks == "1" {
+					opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+				}
+				c, err := kgo.NewClient(opts...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer c.Close()
+				ctx := context.Background()
+				if _, err := kadm.NewClient(c).CreateTopic(ctx, 2, 1, nil, "bench"); err != nil {
+					b.Fatal(err)
+				}
+				value := make([]byte, size)
+				rand.Read(value)
+				var failed atomic.Int64
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					c.Produce(ctx, &kgo.Record{Value: value}, func(r *kgo.Record, err error) {
+						if err != nil {
+							failed.Add(1)
+						}
+					})
+				}
+				if err := c.Flush(ctx); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				if failed.Load() > 0 {
+					b.Fatalf("%d records failed", failed.Load())
+				}
+			})
+		}
+	}
+}
+
+func benchBroker(b *testing.B) *broker {
+	props, err := loadProperties([]string{
+		"--log.dirs=" + b.TempDir(), "--listeners=PLAINTEXT://127.0.0.1:0", "--admin.listener=",
+		"--log.segment.bytes=268435456",
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	broker, err := startBroker(props, discardLogger())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return broker
+}
+
+// BenchmarkConsume measures catch-up fetch throughput through the real
+// protocol: a franz-go consumer reads a pre-filled 2-partition topic of
+// 1 KiB records from offset 0, with the broker sending records by sendfile
+// or by the copy path. One op is one record.
+func BenchmarkConsume(b *testing.B) {
+	for _, path := range []string{"sendfile", "copy"} {
+		b.Run("fetch.path="+path, func(b *testing.B) {
+			props, err := loadProperties([]string{
+				"--log.dirs=" + b.TempDir(), "--listeners=PLAINTEXT://127.0.0.1:0", "--admin.listener=",
+				"--log.segment.bytes=268435456", "--fetch.path=" + path,
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			broker, err := startBroker(props, discardLogger())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer broker.close()
+			ctx := context.Background()
+			producer, err := kgo.NewClient(kgo.SeedBrokers(broker.addr()), kgo.DefaultProduceTopic("catchup"),
+				kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite(),
+				kgo.ProducerLinger(5*time.Millisecond), kgo.ProducerBatchMaxBytes(1<<20))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := kadm.NewClient(producer).CreateTopic(ctx, 2, 1, nil, "catchup"); err != nil {
+				b.Fatal(err)
+			}
+			value := make([]byte, 1024)
+			rand.Read(value)
+			for i := 0; i < b.N; i++ {
+				producer.Produce(ctx, &kgo.Record{Value: value}, nil)
+			}
+			if err := producer.Flush(ctx); err != nil {
+				b.Fatal(err)
+			}
+			producer.Close()
+			consumer, err := kgo.NewClient(kgo.SeedBrokers(broker.addr()), kgo.ConsumeTopics("catchup"),
+				kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(16<<20), kgo.FetchMaxPartitionBytes(8<<20))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer consumer.Close()
+			b.SetBytes(1024)
+			b.ReportAllocs()
+			b.ResetTimer()
+			got := 0
+			deadline, cancel := context.WithTimeout(ctx, 5*time.Minute)
+			defer cancel()
+			for got < b.N {
+				fetches := consumer.PollFetches(deadline)
+				if err := fetches.Err(); err != nil {
+					b.Fatal(err)
+				}
+				got += fetches.NumRecords()
+			}
+		})
+	}
+}

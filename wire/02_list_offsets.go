@@ -1,0 +1,67 @@
+package wire
+
+// ListOffsets, versions 0-8.
+//
+// Timestamps: -2 earliest (log start offset), -1 latest (high watermark, or
+// last stable offset for read_committed from v2), -3 the record with the
+// largest timestamp (v7+), -4 earliest local (v8+; everything is local, so
+// the log start offset); t ≥ 0 the first offset whose record timestamp is
+// ≥ t, also inside a batch. When no record reaches t the answer is offset
+// -1, timestamp -1, as Kafka answers. v0 answers old-style offsets (a list
+// holding the one offset). Inside a compressed batch a by-time lookup
+// answers the batch's first offset: records are not decompressed yet.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"spool/engine"
+)
+
+const listEarliestLocal = -4
+
+func handleListOffsets(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Request, resp *Response) error {
+	r := req.(*kmsg.ListOffsetsRequest)
+	kresp := r.ResponseKind().(*kmsg.ListOffsetsResponse)
+	isolation := engine.ReadUncommitted
+	if r.IsolationLevel == 1 {
+		isolation = engine.ReadCommitted
+	}
+	for i := range r.Topics {
+		rt := &r.Topics[i]
+		topicResponse := kmsg.NewListOffsetsResponseTopic()
+		topicResponse.Topic = rt.Topic
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			partitionResponse := kmsg.NewListOffsetsResponseTopicPartition()
+			partitionResponse.Partition = rp.Partition
+			p := s.partition(rt.Topic, rp.Partition)
+			if p == nil {
+				partitionResponse.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				topicResponse.Partitions = append(topicResponse.Partitions, partitionResponse)
+				continue
+			}
+			timestamp := rp.Timestamp
+			if timestamp == listEarliestLocal {
+				timestamp = engine.ListEarliest
+			}
+			offset, recordTimestamp, found, err := p.Log.ListOffset(timestamp, isolation)
+			partitionResponse.ErrorCode = errorCode(err)
+			if !found {
+				offset, recordTimestamp = -1, -1
+			}
+			partitionResponse.Offset = int64(offset)
+			partitionResponse.Timestamp = recordTimestamp
+			partitionResponse.LeaderEpoch = p.LeaderEpoch
+			if h.APIVersion == 0 && found {
+				partitionResponse.OldStyleOffsets = []int64{int64(offset)}
+			}
+			topicResponse.Partitions = append(topicResponse.Partitions, partitionResponse)
+		}
+		kresp.Topics = append(kresp.Topics, topicResponse)
+	}
+	s.encode(h, kresp, resp)
+	return nil
+}

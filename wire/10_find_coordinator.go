@@ -1,0 +1,29 @@
+package wire
+
+// FindCoordinator, versions 0-4 (v4 batches keys).
+//
+// One node coordinates every group and transactional id, so the answer is
+// always this node. It is served before the group coordinator exists
+// because librdkafka before 2.11.1 enables LZ4 only when the broker
+// advertises FindCoordinator v0 (it reads it as "0.8.2 or newer"); the
+// group APIs themselves arrive with the consumer-groups issue.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func handleFindCoordinator(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Request, resp *Response) error {
+	r := req.(*kmsg.FindCoordinatorRequest)
+	kresp := r.ResponseKind().(*kmsg.FindCoordinatorResponse)
+	kresp.NodeID, kresp.Host, kresp.Port = s.cfg.NodeID, s.cfg.Host, s.cfg.Port
+	for _, key := range r.CoordinatorKeys {
+		coordinator := kmsg.NewFindCoordinatorResponseCoordinator()
+		coordinator.Key = key
+		coordinator.NodeID, coordinator.Host, coordinator.Port = s.cfg.NodeID, s.cfg.Host, s.cfg.Port
+		kresp.Coordinators = append(kresp.Coordinators, coordinator)
+	}
+	s.encode(h, kresp, resp)
+	return nil
+}

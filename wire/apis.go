@@ -1,0 +1,54 @@
+package wire
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// handler answers one decoded request.
+type handler func(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Request, resp *Response) error
+
+type api struct {
+	key                    int16
+	minVersion, maxVersion int16
+	handle                 handler
+}
+
+const apiVersionsKey = 18
+
+// apis is the supported-versions table: every request is checked against
+// it, and ApiVersions answers from it, so what we advertise cannot drift
+// from what we handle. Each handler file says why its range is what it is.
+var apis []api
+
+var apiByKey map[int16]*api
+
+// The table is filled in init because handleAPIVersions reads it.
+func init() {
+	apis = []api{
+		{0, 0, 11, handleProduce},
+		{1, 4, 16, handleFetch},
+		{2, 0, 8, handleListOffsets},
+		{3, 0, 12, handleMetadata},
+		{10, 0, 4, handleFindCoordinator},
+		{18, 0, 4, handleAPIVersions},
+		{19, 0, 7, handleCreateTopics},
+		{20, 0, 6, handleDeleteTopics},
+		{21, 0, 2, handleDeleteRecords},
+		{22, 0, 4, handleInitProducerID},
+		{23, 0, 4, handleOffsetForLeaderEpoch},
+		{32, 0, 4, handleDescribeConfigs},
+		{33, 0, 2, handleAlterConfigs},
+		{35, 0, 4, handleDescribeLogDirs},
+		{37, 0, 3, handleCreatePartitions},
+		{44, 0, 1, handleIncrementalAlterConfigs},
+		{60, 0, 1, handleDescribeCluster},
+	}
+	apiByKey = map[int16]*api{}
+	for i := range apis {
+		apiByKey[apis[i].key] = &apis[i]
+	}
+}
+
+func lookupAPI(key int16) *api { return apiByKey[key] }

@@ -1,0 +1,52 @@
+package wire
+
+import (
+	"errors"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"spool/engine"
+	"spool/engine/meta"
+)
+
+// errorCode is the one place where an engine or metadata error becomes a
+// Kafka error code. An error it does not know is UNKNOWN_SERVER_ERROR, and
+// is logged by the caller.
+func errorCode(err error) int16 {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, engine.ErrCorruptBatch):
+		return kerr.CorruptMessage.Code
+	case errors.Is(err, engine.ErrBatchTooLarge):
+		return kerr.MessageTooLarge.Code
+	case errors.Is(err, engine.ErrStorage), errors.Is(err, engine.ErrDiskFull):
+		return kerr.KafkaStorageError.Code
+	case errors.Is(err, engine.ErrOffsetOutOfRange):
+		return kerr.OffsetOutOfRange.Code
+	case errors.Is(err, engine.ErrClosed), errors.Is(err, engine.ErrShardStopped):
+		// The partition is going away (shutdown, deletion): the client
+		// refreshes metadata and retries.
+		return kerr.NotLeaderForPartition.Code
+	case errors.Is(err, meta.ErrUnknownTopic):
+		return kerr.UnknownTopicOrPartition.Code
+	case errors.Is(err, meta.ErrTopicExists):
+		return kerr.TopicAlreadyExists.Code
+	case errors.Is(err, meta.ErrInvalidTopic):
+		return kerr.InvalidTopicException.Code
+	case errors.Is(err, meta.ErrInvalidPartitions):
+		return kerr.InvalidPartitions.Code
+	case errors.Is(err, meta.ErrInvalidConfig):
+		return kerr.InvalidConfig.Code
+	}
+	return kerr.UnknownServerError.Code
+}
+
+// errorMessage is the message some responses carry with their code.
+func errorMessage(err error) *string {
+	if err == nil {
+		return nil
+	}
+	message := err.Error()
+	return &message
+}

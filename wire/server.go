@@ -1,0 +1,109 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"spool/engine/meta"
+)
+
+// Config is what the protocol layer needs to know about this node.
+type Config struct {
+	NodeID    int32
+	Host      string // advertised host
+	Port      int32  // advertised port
+	ClusterID string
+	Rack      *string
+	Cluster   *meta.Cluster
+	Logger    *slog.Logger
+}
+
+// Server answers Kafka requests. One Server is shared by all connections.
+type Server struct {
+	cfg    Config
+	logger *slog.Logger
+	ids    *producerIDs
+}
+
+// NewServer makes a server over an open cluster.
+func NewServer(cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	ids, err := openProducerIDs(cfg.Cluster.DataDir())
+	if err != nil {
+		return nil, err
+	}
+	return &Server{cfg: cfg, logger: cfg.Logger, ids: ids}, nil
+}
+
+const produceKey = 0
+
+// ErrCloseConnection tells netio to close the connection without an answer:
+// Kafka's response to a request it cannot parse or does not serve.
+var ErrCloseConnection = errors.New("wire: close the connection")
+
+// Handle answers one request frame (without its size prefix) into resp. An
+// error means the connection must close (an unparseable request, an API or
+// version we do not serve, other than ApiVersions). ctx ends when the
+// connection does, which cuts long polls short.
+func (s *Server) Handle(ctx context.Context, frame []byte, resp *Response) error {
+	header, err := parseHeaderPrefix(frame)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrCloseConnection, err)
+	}
+	a := lookupAPI(header.APIKey)
+	if a == nil {
+		return fmt.Errorf("%w: unknown API key %d", ErrCloseConnection, header.APIKey)
+	}
+	if header.APIVersion < a.minVersion || header.APIVersion > a.maxVersion {
+		if header.APIKey == apiVersionsKey {
+			// KIP-511: answer at v0 with our range so the client retries.
+			s.unsupportedAPIVersions(header, resp)
+			return nil
+		}
+		return fmt.Errorf("%w: %s v%d not served (v%d-v%d)", ErrCloseConnection, kmsg.NameForKey(header.APIKey), header.APIVersion, a.minVersion, a.maxVersion)
+	}
+	req := kmsg.RequestForKey(header.APIKey)
+	req.SetVersion(header.APIVersion)
+	body, err := parseHeaderRest(frame, &header, req.IsFlexible())
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrCloseConnection, err)
+	}
+	if err := req.ReadFrom(body); err != nil {
+		return fmt.Errorf("%w: %s v%d body: %w", ErrCloseConnection, kmsg.NameForKey(header.APIKey), header.APIVersion, err)
+	}
+	if header.APIKey != produceKey {
+		// kmsg ignores bytes after a valid body; Kafka refuses them. Every
+		// request but Produce is small, so re-encoding it to compare sizes
+		// is cheap. (Produce's records would be copied once more: its
+		// trailing bytes are not checked.)
+		if encoded := req.AppendTo(nil); len(encoded) != len(body) {
+			return fmt.Errorf("%w: %s v%d: %d bytes after the body", ErrCloseConnection, kmsg.NameForKey(header.APIKey), header.APIVersion, len(body)-len(encoded))
+		}
+	}
+	return a.handle(s, ctx, &header, req, resp)
+}
+
+// encode writes a kmsg response at the request's version.
+func (s *Server) encode(h *RequestHeader, kresp kmsg.Response, resp *Response) {
+	kresp.SetVersion(h.APIVersion)
+	flexibleHeader := kresp.IsFlexible() && h.APIKey != apiVersionsKey
+	resp.begin(h.CorrelationID, flexibleHeader)
+	resp.buf = kresp.AppendTo(resp.buf)
+	resp.finish()
+}
+
+// partition returns partition index of the named topic, or nil when the
+// topic or the partition does not exist.
+func (s *Server) partition(topic string, index int32) *meta.Partition {
+	t, ok := s.cfg.Cluster.Topic(topic)
+	if !ok || index < 0 || int(index) >= len(t.Partitions) {
+		return nil
+	}
+	return t.Partitions[index]
+}
