@@ -1,0 +1,134 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// TestAdminAPIs drives the admin APIs through kadm against a real broker.
+func TestAdminAPIs(t *testing.T) {
+	b := testBroker(t, t.TempDir())
+	defer b.close()
+	c := client(t, b)
+	admin := kadm.NewClient(c)
+	ctx := ctxTimeout(t, 30*time.Second)
+	if _, err := admin.CreateTopic(ctx, 2, 1, map[string]*string{"retention.ms": kadm.StringPtr("3600000")}, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	// Bad creates get Kafka's codes.
+	resp, _ := admin.CreateTopic(ctx, 1, 3, nil, "replicated")
+	if resp.Err == nil {
+		t.Fatal("replication factor 3 accepted on one node")
+	}
+	resp, _ = admin.CreateTopic(ctx, 1, 1, nil, "bad name!")
+	if resp.Err == nil {
+		t.Fatal("invalid topic name accepted")
+	}
+	resp, _ = admin.CreateTopic(ctx, 1, 1, nil, "admin")
+	if resp.Err == nil {
+		t.Fatal("duplicate topic accepted")
+	}
+
+	// DescribeConfigs / IncrementalAlterConfigs / AlterConfigs.
+	configs, err := admin.DescribeTopicConfigs(ctx, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := configs.On("admin", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, cfg := range rc.Configs {
+		if cfg.Key == "retention.ms" && cfg.MaybeValue() == "3600000" && cfg.Source == kmsg.ConfigSourceDynamicTopicConfig {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("retention.ms override not described: %+v", rc.Configs)
+	}
+	altered, err := admin.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.bytes", Value: kadm.StringPtr("1048576")}}, "admin")
+	if err != nil || altered[0].Err != nil {
+		t.Fatalf("incremental alter: %v %v", err, altered)
+	}
+	topic, _ := b.cluster.Topic("admin")
+	if topic.Configs["retention.bytes"] != "1048576" || topic.Configs["retention.ms"] != "3600000" {
+		t.Fatalf("configs after incremental alter %v", topic.Configs)
+	}
+	altered, _ = admin.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.ms", Value: kadm.StringPtr("soon")}}, "admin")
+	if altered[0].Err == nil {
+		t.Fatal("invalid config value accepted")
+	}
+
+	// CreatePartitions.
+	if _, err := admin.UpdatePartitions(ctx, 4, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	topics, err := admin.ListTopics(ctx, "admin")
+	if err != nil || len(topics["admin"].Partitions) != 4 {
+		t.Fatalf("partitions after CreatePartitions: %v %v", err, topics)
+	}
+
+	// DeleteRecords moves the log start offset.
+	producer := client(t, b, kgo.DefaultProduceTopic("admin"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	for i := 0; i < 10; i++ {
+		if err := producer.ProduceSync(ctx, &kgo.Record{Partition: 0, Value: []byte{byte(i)}}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	offsets := kadm.Offsets{}
+	offsets.Add(kadm.Offset{Topic: "admin", Partition: 0, At: 4})
+	deleted, err := admin.DeleteRecords(ctx, offsets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := deleted.Lookup("admin", 0); d.Err != nil || d.LowWatermark != 4 {
+		t.Fatalf("DeleteRecords: %+v", d)
+	}
+	starts, _ := admin.ListStartOffsets(ctx, "admin")
+	if s, _ := starts.Lookup("admin", 0); s.Offset != 4 {
+		t.Fatalf("start offset after DeleteRecords %d", s.Offset)
+	}
+
+	// OffsetForLeaderEpoch, DescribeCluster, DescribeLogDirs.
+	epochRequest := kadm.OffsetForLeaderEpochRequest{}
+	epochRequest.Add("admin", 0, 0)
+	epochs, err := admin.OffsetForLeaderEpoch(ctx, epochRequest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := epochs["admin"][0]; e.Err != nil || e.EndOffset != 10 {
+		t.Fatalf("OffsetForLeaderEpoch: %+v", e)
+	}
+	metadata, err := admin.BrokerMetadata(ctx)
+	if err != nil || len(metadata.Brokers) != 1 || metadata.Cluster == "" {
+		t.Fatalf("cluster: %v %+v", err, metadata)
+	}
+	dirs, err := admin.DescribeAllLogDirs(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := int64(0)
+	dirs.Each(func(d kadm.DescribedLogDir) {
+		d.Topics.Each(func(p kadm.DescribedLogDirPartition) {
+			if p.Topic == "admin" {
+				size += p.Size
+			}
+		})
+	})
+	if size == 0 {
+		t.Fatal("DescribeLogDirs reports no bytes for a topic with records")
+	}
+
+	// DeleteTopics.
+	if _, err := admin.DeleteTopics(ctx, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if topics, _ := admin.ListTopics(ctx); topics.Has("admin") {
+		t.Fatal("topic listed after delete")
+	}
+}
