@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"spool/internal/metrics"
 	"spool/linux"
 	"spool/segment"
 	"spool/wire"
@@ -220,6 +221,7 @@ func (c *connection) readLoop(ctx context.Context) {
 		if err != nil {
 			return
 		}
+		metrics.BytesIn.Add(4 + size)
 		var resp *wire.Response
 		select {
 		case resp = <-c.free:
@@ -314,8 +316,10 @@ func (c *connection) write(resp *wire.Response) error {
 	err := resp.Each(func(b []byte, extent segment.Extent) error {
 		if b != nil {
 			c.pending = append(c.pending, b)
+			metrics.BytesOut.Add(int64(len(b)))
 			return nil
 		}
+		metrics.BytesOut.Add(extent.Length)
 		if err := c.flushPending(); err != nil {
 			return err
 		}

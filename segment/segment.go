@@ -35,6 +35,7 @@ import (
 	"github.com/edsrzf/mmap-go"
 
 	"spool/index"
+	"spool/internal/metrics"
 	"spool/linux"
 )
 
@@ -458,11 +459,13 @@ func (s *Segment) SyncRange(from, to int64) error {
 		return err
 	}
 	var err error
+	started := time.Now()
 	if s.cfg.WriteMode == WriteMmap {
 		err = linux.Msync(s.mapping[from:to])
 	} else {
 		err = linux.Fdatasync(s.log)
 	}
+	metrics.SyncLatency.Observe(time.Since(started))
 	if err != nil {
 		return fmt.Errorf("segment %s: sync: %w", s.log.Name(), err)
 	}

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"spool/engine/meta"
+	"spool/internal/metrics"
 )
 
 // Config is what the protocol layer needs to know about this node.
@@ -86,7 +88,12 @@ func (s *Server) Handle(ctx context.Context, frame []byte, resp *Response) error
 			return fmt.Errorf("%w: %s v%d: %d bytes after the body", ErrCloseConnection, kmsg.NameForKey(header.APIKey), header.APIVersion, len(body)-len(encoded))
 		}
 	}
-	return a.handle(s, ctx, &header, req, resp)
+	started := time.Now()
+	err = a.handle(s, ctx, &header, req, resp)
+	if header.APIKey >= 0 && int(header.APIKey) < metrics.APIKeysMax {
+		metrics.Requests[header.APIKey].Observe(time.Since(started))
+	}
+	return err
 }
 
 // encode writes a kmsg response at the request's version.

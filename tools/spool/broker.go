@@ -13,8 +13,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"spool/engine"
 	"spool/engine/meta"
+	"spool/internal/metrics"
 	"spool/linux"
 	"spool/netio"
 	"spool/wire"
@@ -198,9 +201,21 @@ func (b *broker) startAdmin(addr string) error {
 	return nil
 }
 
-// metrics writes per-partition offsets in Prometheus text format.
+// metrics writes, in Prometheus text format: per-API request counts and
+// latency histograms, bytes in and out, segment sync latency, and
+// per-partition offsets.
 func (b *broker) metrics(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	fmt.Fprintln(w, "# TYPE spool_request_duration_seconds histogram")
+	for key := range metrics.Requests {
+		if metrics.Requests[key].Count() > 0 {
+			metrics.Requests[key].Write(w, "spool_request_duration_seconds", fmt.Sprintf("api=%q", kmsg.NameForKey(int16(key))))
+		}
+	}
+	fmt.Fprintf(w, "# TYPE spool_bytes_in_total counter\nspool_bytes_in_total %d\n", metrics.BytesIn.Load())
+	fmt.Fprintf(w, "# TYPE spool_bytes_out_total counter\nspool_bytes_out_total %d\n", metrics.BytesOut.Load())
+	fmt.Fprintln(w, "# TYPE spool_sync_duration_seconds histogram")
+	metrics.SyncLatency.Write(w, "spool_sync_duration_seconds", "")
 	type gauge struct {
 		name  string
 		value func(l *engine.Log) int64
