@@ -23,8 +23,8 @@ build: ## build the one binary at bin/spool
 	$(GO) build $(LDFLAGS) -o bin/spool ./tools/spool
 
 .PHONY: run
-run: build ## run spool on ./data (see README for what serve does today)
-	./bin/spool serve --log.dirs=./data
+run: build ## serve Kafka on 127.0.0.1:9092 with data under ./data
+	./bin/spool serve --log.dirs=./data --listeners=PLAINTEXT://127.0.0.1:9092
 
 .PHONY: test
 test: ## the test command: lint, then every test with invariants on, storage packages under -race too

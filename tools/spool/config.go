@@ -55,7 +55,7 @@ var knownProperties = map[string]property{
 	"socket.request.max.bytes":        {"104857600", "largest request frame accepted"},
 	"connections.max.idle.ms":         {"600000", "idle connections are closed after this"},
 	"socket.request.timeout.ms":       {"30000", "spool's own: a started request frame must arrive, and a response be written, within this"},
-	"fetch.path":                      {"sendfile", "spool's own: sendfile or copy, how fetched records reach the socket"},
+	"fetch.path":                      {"copy", "spool's own: copy (pread + write, the default by measurement) or sendfile, how fetched records reach the socket"},
 	"broker.id":                       {"", "alias of node.id"},
 }
 
