@@ -22,7 +22,29 @@ func BenchmarkProduce(b *testing.B) {
 	for _, size := range []int{100, 1024} {
 		for _, acks := range []string{"1", "all"} {
 			b.Run(fmt.Sprintf("record=%dB/acks=%s", size, acks), func(b *testing.B) {
-				broker := benchBroker(b)
+				benchProduce(b, size, acks)
+			})
+		}
+	}
+}
+
+// BenchmarkPinnedShards compares shard threads pinned to cores
+// (pin.cores=true) against unpinned, alternating, on 1 KiB acks=1 produce.
+func BenchmarkPinnedShards(b *testing.B) {
+	for round := 0; round < 2; round++ {
+		for _, pin := range []string{"false", "true"} {
+			b.Run(fmt.Sprintf("round=%d/pin.cores=%s", round, pin), func(b *testing.B) {
+				benchProduce(b, 1024, "1", "--pin.cores="+pin)
+			})
+		}
+	}
+}
+
+func benchProduce(b *testing.B, size int, acks string, extra ...string) {
+	{
+		{
+			{
+				broker := benchBroker(b, extra...)
 				defer broker.close()
 				opts := []kgo.Opt{
 					kgo.SeedBrokers(broker.addr()), kgo.DefaultProduceTopic("bench"),
@@ -65,16 +87,16 @@ func BenchmarkProduce(b *testing.B) {
 				if failed.Load() > 0 {
 					b.Fatalf("%d records failed", failed.Load())
 				}
-			})
+			}
 		}
 	}
 }
 
-func benchBroker(b *testing.B) *broker {
-	props, err := loadProperties([]string{
+func benchBroker(b *testing.B, extra ...string) *broker {
+	props, err := loadProperties(append([]string{
 		"--log.dirs=" + b.TempDir(), "--listeners=PLAINTEXT://127.0.0.1:0", "--admin.listener=",
 		"--log.segment.bytes=268435456",
-	})
+	}, extra...))
 	if err != nil {
 		b.Fatal(err)
 	}
