@@ -50,8 +50,9 @@ bench: ## storage benchmarks, BENCHCOUNT runs each, fixed op counts (feed to ben
 	$(GO) test $(LDFLAGS) -run='^$$' -bench=. -count=$(BENCHCOUNT) ./index/
 
 .PHONY: interop
-interop: ## real-client interop: kcat (installed from Debian when missing) against a real broker
-	@command -v kcat >/dev/null || (apt-get update -qq && apt-get install -y -qq kcat)
+interop: ## real-client interop: kcat, confluent-kafka and kafka-python (from Debian) against a real broker
+	@(command -v kcat >/dev/null && /usr/bin/python3 -c 'import confluent_kafka, kafka' 2>/dev/null) || \
+	  (apt-get update -qq && apt-get install -y -qq kcat python3-confluent-kafka python3-kafka)
 	SPOOL_INTEROP=1 $(GO) test $(TESTFLAGS) -count=1 -run 'Interop' -v ./tools/spool/
 
 .PHONY: fuzz
