@@ -27,6 +27,19 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 	}); allocs != 0 {
 		t.Errorf("Log.Append: %.1f allocs per batch", allocs)
 	}
+	idempotent := make([][]byte, 1002)
+	for i := range idempotent {
+		idempotent[i] = batchtest.BuildWith([]batchtest.Record{{Value: []byte("v"), Timestamp: 1}}, batchtest.Options{ProducerID: 42, BaseSequence: int32(i)})
+	}
+	next := 0
+	if allocs := testing.AllocsPerRun(1000, func() {
+		if _, err := l.Append(idempotent[next], 1); err != nil {
+			t.Fatal(err)
+		}
+		next++
+	}); allocs != 0 {
+		t.Errorf("Log.Append of an idempotent batch: %.1f allocs per batch", allocs)
+	}
 	var r ReadResult
 	offset := Offset(0)
 	if allocs := testing.AllocsPerRun(1000, func() {

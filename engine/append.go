@@ -16,6 +16,9 @@ type AppendInfo struct {
 	LogStartOffset Offset
 	RecordCount    int32
 	Header         segment.Header
+	// Duplicate: the batch repeats one of its idempotent producer's last
+	// five; nothing was appended and the offsets are the original ones.
+	Duplicate bool
 }
 
 // Append validates one RecordBatch v2 as a producer sent it, stamps its base
@@ -36,7 +39,18 @@ func (l *Log) Append(b []byte, leaderEpoch int32) (AppendInfo, error) {
 	if err != nil {
 		return AppendInfo{}, fmt.Errorf("%w: %w", ErrCorruptBatch, err)
 	}
-	return l.appendValid(b, &h, l.LogEndOffset(), leaderEpoch)
+	duplicate, err := l.producers.check(&h)
+	if err != nil {
+		return AppendInfo{}, err
+	}
+	if duplicate != nil {
+		return AppendInfo{BaseOffset: duplicate.baseOffset, LastOffset: duplicate.lastOffset, LogStartOffset: l.LogStartOffset(), RecordCount: h.RecordCount, Header: h, Duplicate: true}, nil
+	}
+	info, err := l.appendValid(b, &h, l.LogEndOffset(), leaderEpoch)
+	if err == nil {
+		l.producers.record(&h)
+	}
+	return info, err
 }
 
 // appendValid appends a validated batch at offset base.

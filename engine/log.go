@@ -175,6 +175,7 @@ type Log struct {
 	closed        bool
 	syncing       bool    // a background sync (job) is in flight
 	job           syncJob // owned by the sync worker while syncing
+	producers     *producerState
 }
 
 // OpenLog opens (or creates) the partition log in dir, recovering it if the
@@ -191,7 +192,8 @@ type Log struct {
 //     later segment (nothing after a gap can be served), loudly;
 //  5. delete segments wholly below the log start offset;
 //  6. activate the last segment (or create one) and publish the offsets;
-//  7. cut the epoch history at the log end offset;
+//  7. cut the epoch history at the log end offset; rebuild the idempotent
+//     producers' state from the recent segments' batch headers;
 //  8. write the recovery point and remove the clean-shutdown marker, both
 //     durably, before the first append can happen.
 func OpenLog(dir string, cfg LogConfig) (*Log, error) {
@@ -304,6 +306,7 @@ func OpenLog(dir string, cfg LogConfig) (*Log, error) {
 		closeAll()
 		return nil, err
 	}
+	l.rebuildProducers()
 	// 8.
 	l.recoveryPoint = l.active.BaseOffset()
 	if err := writeOffsetFile(filepath.Join(dir, recoveryPointFileName), l.recoveryPoint); err != nil {

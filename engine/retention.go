@@ -197,6 +197,7 @@ func (l *Log) TruncateTo(offset Offset) (Offset, error) {
 	if err := l.epochs.truncateFromEnd(end); err != nil {
 		return end, l.fail(err)
 	}
+	l.rebuildProducers()
 	if l.recoveryPoint > target.BaseOffset() {
 		l.recoveryPoint = target.BaseOffset()
 		if err := writeOffsetFile(filepath.Join(l.dir, recoveryPointFileName), l.recoveryPoint); err != nil {

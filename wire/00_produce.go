@@ -18,9 +18,10 @@ package wire
 //
 // acks=0 gets no response; acks=1 is answered after the append; acks=all
 // (-1) after a sync covers the batch (group commit). Idempotent batches
-// (producer id ≥ 0) are appended without sequence checks for now: the
-// producer-state work (duplicates answered with their original offset,
-// OUT_OF_ORDER_SEQUENCE_NUMBER on gaps) is not built yet.
+// (producer id ≥ 0) are checked by the log: a retry of one of the
+// producer's last five batches is answered with its original offset and
+// not appended again; a gap answers OUT_OF_ORDER_SEQUENCE_NUMBER, an old
+// epoch INVALID_PRODUCER_EPOCH.
 
 import (
 	"context"

@@ -24,6 +24,10 @@ func errorCode(err error) int16 {
 		return kerr.KafkaStorageError.Code
 	case errors.Is(err, engine.ErrOffsetOutOfRange):
 		return kerr.OffsetOutOfRange.Code
+	case errors.Is(err, engine.ErrOutOfOrderSequence):
+		return kerr.OutOfOrderSequenceNumber.Code
+	case errors.Is(err, engine.ErrInvalidProducerEpoch):
+		return kerr.InvalidProducerEpoch.Code
 	case errors.Is(err, engine.ErrClosed), errors.Is(err, engine.ErrShardStopped):
 		// The partition is going away (shutdown, deletion): the client
 		// refreshes metadata and retries.
