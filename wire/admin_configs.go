@@ -72,18 +72,15 @@ func handleAlterConfigs(s *Server, ctx context.Context, h *RequestHeader, req km
 	for _, resource := range r.Resources {
 		result := kmsg.NewAlterConfigsResponseResource()
 		result.ResourceType, result.ResourceName = resource.ResourceType, resource.ResourceName
-		var err error
-		if resource.ResourceType != resourceTopic {
-			err = fmt.Errorf("%w: only topic configs can be altered; broker settings are static", meta.ErrInvalidConfig)
-		} else {
+		err := alterTopicOnly(resource.ResourceType, func() error {
 			set := map[string]string{}
 			for _, c := range resource.Configs {
 				if c.Value != nil {
 					set[c.Name] = *c.Value
 				}
 			}
-			err = s.cfg.Cluster.AlterConfigs(resource.ResourceName, set, nil, false, r.ValidateOnly)
-		}
+			return s.cfg.Cluster.AlterConfigs(resource.ResourceName, set, nil, false, r.ValidateOnly)
+		})
 		result.ErrorCode, result.ErrorMessage = errorCode(err), errorMessage(err)
 		kresp.Resources = append(kresp.Resources, result)
 	}
@@ -97,10 +94,7 @@ func handleIncrementalAlterConfigs(s *Server, ctx context.Context, h *RequestHea
 	for _, resource := range r.Resources {
 		result := kmsg.NewIncrementalAlterConfigsResponseResource()
 		result.ResourceType, result.ResourceName = resource.ResourceType, resource.ResourceName
-		var err error
-		if resource.ResourceType != resourceTopic {
-			err = fmt.Errorf("%w: only topic configs can be altered; broker settings are static", meta.ErrInvalidConfig)
-		} else {
+		err := alterTopicOnly(resource.ResourceType, func() error {
 			set := map[string]string{}
 			var remove []string
 			for _, c := range resource.Configs {
@@ -112,16 +106,23 @@ func handleIncrementalAlterConfigs(s *Server, ctx context.Context, h *RequestHea
 				case kmsg.IncrementalAlterConfigOpDelete:
 					remove = append(remove, c.Name)
 				default:
-					err = fmt.Errorf("%w: %s: APPEND and SUBTRACT are not supported", meta.ErrInvalidConfig, c.Name)
+					return fmt.Errorf("%w: %s: APPEND and SUBTRACT are not supported", meta.ErrInvalidConfig, c.Name)
 				}
 			}
-			if err == nil {
-				err = s.cfg.Cluster.AlterConfigs(resource.ResourceName, set, remove, true, r.ValidateOnly)
-			}
-		}
+			return s.cfg.Cluster.AlterConfigs(resource.ResourceName, set, remove, true, r.ValidateOnly)
+		})
 		result.ErrorCode, result.ErrorMessage = errorCode(err), errorMessage(err)
 		kresp.Resources = append(kresp.Resources, result)
 	}
 	s.encode(h, kresp, resp)
 	return nil
+}
+
+// alterTopicOnly runs alter for a topic resource and refuses every other
+// kind: broker settings come from the properties file at start.
+func alterTopicOnly(resourceType kmsg.ConfigResourceType, alter func() error) error {
+	if resourceType != resourceTopic {
+		return fmt.Errorf("%w: only topic configs can be altered; broker settings are static", meta.ErrInvalidConfig)
+	}
+	return alter()
 }
