@@ -1,13 +1,9 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
 	"fmt"
-	"sync/atomic"
 	"testing"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -37,34 +33,5 @@ func BenchmarkDurableProduceVsKfake(b *testing.B) {
 }
 
 func durableProduce(b *testing.B, addr string) {
-	c, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("durable"),
-		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerBatchCompression(kgo.NoCompression()),
-		kgo.MaxBufferedRecords(1<<20))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	ctx := context.Background()
-	if _, err := kadm.NewClient(c).CreateTopic(ctx, 2, 1, nil, "durable"); err != nil {
-		b.Fatal(err)
-	}
-	value := make([]byte, 1024)
-	rand.Read(value)
-	var failed atomic.Int64
-	b.SetBytes(1024)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		c.Produce(ctx, &kgo.Record{Value: value}, func(r *kgo.Record, err error) {
-			if err != nil {
-				failed.Add(1)
-			}
-		})
-	}
-	if err := c.Flush(ctx); err != nil {
-		b.Fatal(err)
-	}
-	b.StopTimer()
-	if failed.Load() > 0 {
-		b.Fatalf("%d records failed", failed.Load())
-	}
+	produceRecords(b, addr, 1024, kgo.RequiredAcks(kgo.AllISRAcks()))
 }

@@ -41,54 +41,53 @@ func BenchmarkPinnedShards(b *testing.B) {
 }
 
 func benchProduce(b *testing.B, size int, acks string, extra ...string) {
-	{
-		{
-			{
-				broker := benchBroker(b, extra...)
-				defer broker.close()
-				opts := []kgo.Opt{
-					kgo.SeedBrokers(broker.addr()), kgo.DefaultProduceTopic("bench"),
-					kgo.ProducerLinger(5 * time.Millisecond), kgo.ProducerBatchMaxBytes(1 << 20),
-					kgo.MaxBufferedRecords(1 << 20),
-					// Uncompressed, random values: the broker moves every
-					// byte (franz-go compresses with snappy by default,
-					// which would shrink a constant value to nothing).
-					kgo.ProducerBatchCompression(kgo.NoCompression()),
-				}
-				if acks == "1" {
-					opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
-				}
-				c, err := kgo.NewClient(opts...)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer c.Close()
-				ctx := context.Background()
-				if _, err := kadm.NewClient(c).CreateTopic(ctx, 2, 1, nil, "bench"); err != nil {
-					b.Fatal(err)
-				}
-				value := make([]byte, size)
-				rand.Read(value)
-				var failed atomic.Int64
-				b.SetBytes(int64(size))
-				b.ReportAllocs()
-				b.ResetTimer()
-				for i := 0; i < b.N; i++ {
-					c.Produce(ctx, &kgo.Record{Value: value}, func(r *kgo.Record, err error) {
-						if err != nil {
-							failed.Add(1)
-						}
-					})
-				}
-				if err := c.Flush(ctx); err != nil {
-					b.Fatal(err)
-				}
-				b.StopTimer()
-				if failed.Load() > 0 {
-					b.Fatalf("%d records failed", failed.Load())
-				}
+	broker := benchBroker(b, extra...)
+	defer broker.close()
+	opts := []kgo.Opt{
+		kgo.ProducerLinger(5 * time.Millisecond), kgo.ProducerBatchMaxBytes(1 << 20),
+	}
+	if acks == "1" {
+		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+	}
+	produceRecords(b, broker.addr(), size, opts...)
+}
+
+// produceRecords creates a 2-partition topic at addr and times b.N records
+// of size random bytes through a franz-go producer: uncompressed, since
+// franz-go compresses with snappy by default and a constant value would
+// shrink to nothing, leaving the broker nothing to move.
+func produceRecords(b *testing.B, addr string, size int, opts ...kgo.Opt) {
+	c, err := kgo.NewClient(append([]kgo.Opt{
+		kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("bench"),
+		kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.MaxBufferedRecords(1 << 20),
+	}, opts...)...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	if _, err := kadm.NewClient(c).CreateTopic(ctx, 2, 1, nil, "bench"); err != nil {
+		b.Fatal(err)
+	}
+	value := make([]byte, size)
+	rand.Read(value)
+	var failed atomic.Int64
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.Produce(ctx, &kgo.Record{Value: value}, func(r *kgo.Record, err error) {
+			if err != nil {
+				failed.Add(1)
 			}
-		}
+		})
+	}
+	if err := c.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	if failed.Load() > 0 {
+		b.Fatalf("%d records failed", failed.Load())
 	}
 }
 
