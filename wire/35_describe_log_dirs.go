@@ -1,10 +1,10 @@
 package wire
 
-// DescribeCluster (60) versions 0-1, DescribeLogDirs (35) versions 0-4.
+// DescribeLogDirs (35), versions 0-4.
 //
-// One node, which is also the controller. DescribeLogDirs reports the one
-// data directory, each partition's size (sum of its segments), offset lag
-// 0, and, from v4, the filesystem's total and usable bytes.
+// Reports the one data directory, each partition's size (the sum of its
+// segments), offset lag 0, and from v4 the filesystem's total and usable
+// bytes.
 
 import (
 	"context"
@@ -12,19 +12,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"golang.org/x/sys/unix"
 )
-
-func handleDescribeCluster(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Request, resp *Response) error {
-	r := req.(*kmsg.DescribeClusterRequest)
-	kresp := r.ResponseKind().(*kmsg.DescribeClusterResponse)
-	kresp.ClusterID = s.cfg.ClusterID
-	kresp.ControllerID = s.cfg.NodeID
-	kresp.EndpointType = r.EndpointType
-	broker := kmsg.NewDescribeClusterResponseBroker()
-	broker.NodeID, broker.Host, broker.Port, broker.Rack = s.cfg.NodeID, s.cfg.Host, s.cfg.Port, s.cfg.Rack
-	kresp.Brokers = append(kresp.Brokers, broker)
-	s.encode(h, kresp, resp)
-	return nil
-}
 
 func handleDescribeLogDirs(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Request, resp *Response) error {
 	r := req.(*kmsg.DescribeLogDirsRequest)
