@@ -109,9 +109,39 @@ func (s *Shard) PinError() error { return s.pinErr }
 // or with durable (acks=all) until a sync covers it. Any goroutine. It
 // allocates nothing in the steady state.
 func (s *Shard) Append(log *Log, batch []byte, epoch int32, durable bool) (AppendInfo, error) {
+	p, err := s.Submit(log, batch, epoch, durable)
+	if err != nil {
+		return AppendInfo{}, err
+	}
+	return p.Wait()
+}
+
+// Pending is an append submitted to a shard and not yet waited for.
+type Pending struct {
+	shard   *Shard
+	request *request
+}
+
+// Submit queues an append without waiting for it, so one producer request
+// can hand batches to several shards and then wait for all of them: their
+// appends and syncs overlap instead of adding up. Each Pending must be
+// waited for exactly once. batch must stay untouched until then.
+func (s *Shard) Submit(log *Log, batch []byte, epoch int32, durable bool) (Pending, error) {
 	r := requestPool.Get().(*request)
 	r.log, r.batch, r.epoch, r.durable, r.fn = log, batch, epoch, durable, nil
-	if err := s.submit(r); err != nil {
+	select {
+	case s.requests <- r:
+		return Pending{shard: s, request: r}, nil
+	case <-s.done:
+		requestPool.Put(r)
+		return Pending{}, ErrShardStopped
+	}
+}
+
+// Wait returns the submitted append's result.
+func (p Pending) Wait() (AppendInfo, error) {
+	r := p.request
+	if err := p.shard.await(r); err != nil {
 		return AppendInfo{}, err // r may still sit in the queue: not pooled
 	}
 	info, err := r.info, r.err
@@ -134,6 +164,11 @@ func (s *Shard) submit(r *request) error {
 	case <-s.done:
 		return ErrShardStopped
 	}
+	return s.await(r)
+}
+
+// await waits for a queued request's answer, or for the shard to stop.
+func (s *Shard) await(r *request) error {
 	select {
 	case <-r.reply:
 		return nil

@@ -31,6 +31,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"spool/engine"
+	"spool/engine/meta"
 	"spool/segment"
 )
 
@@ -50,6 +51,11 @@ func handleProduce(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Re
 		refuse = kerr.TransactionalIDAuthorizationFailed.Code // transactions are not built yet
 	}
 	durable := r.Acks == -1
+	// First every partition's batches are split, checked and handed to
+	// their shards; then the answers are collected. Partitions on
+	// different shards (and their syncs, for acks=all) proceed at once.
+	var pendingStore [16]pendingPartition
+	pending := pendingStore[:0]
 	for i := range r.Topics {
 		rt := &r.Topics[i]
 		topicResponse := kmsg.NewProduceResponseTopic()
@@ -65,21 +71,31 @@ func handleProduce(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Re
 			case p == nil:
 				partitionResponse.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			default:
-				base, err := s.appendRecords(p.Log, p.Shard, p.LeaderEpoch, rp.Records, durable)
-				partitionResponse.BaseOffset = int64(base)
-				partitionResponse.LogStartOffset = int64(p.Log.LogStartOffset())
-				partitionResponse.ErrorCode = errorCode(err)
+				submitted, err := submitRecords(p, rp.Records, durable)
 				if err != nil {
 					partitionResponse.BaseOffset = -1
-					partitionResponse.ErrorMessage = errorMessage(err)
-					if partitionResponse.ErrorCode == kerr.UnknownServerError.Code {
-						s.logger.Error("produce", "topic", rt.Topic, "partition", rp.Partition, "error", err)
-					}
+					partitionResponse.ErrorCode, partitionResponse.ErrorMessage = errorCode(err), errorMessage(err)
+				} else {
+					pending = append(pending, pendingPartition{topic: i, partition: j, log: p.Log, appends: submitted})
 				}
 			}
 			topicResponse.Partitions = append(topicResponse.Partitions, partitionResponse)
 		}
 		kresp.Topics = append(kresp.Topics, topicResponse)
+	}
+	for _, pp := range pending {
+		partitionResponse := &kresp.Topics[pp.topic].Partitions[pp.partition]
+		base, err := pp.wait()
+		partitionResponse.BaseOffset = int64(base)
+		partitionResponse.LogStartOffset = int64(pp.log.LogStartOffset())
+		partitionResponse.ErrorCode = errorCode(err)
+		if err != nil {
+			partitionResponse.BaseOffset = -1
+			partitionResponse.ErrorMessage = errorMessage(err)
+			if partitionResponse.ErrorCode == kerr.UnknownServerError.Code {
+				s.logger.Error("produce", "topic", kresp.Topics[pp.topic].Topic, "partition", partitionResponse.Partition, "error", err)
+			}
+		}
 	}
 	if r.Acks == 0 {
 		resp.reset()
@@ -90,43 +106,69 @@ func handleProduce(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Re
 	return nil
 }
 
-// appendRecords validates every batch in records, then appends them in
-// order through the partition's shard, and returns the first base offset.
-func (s *Server) appendRecords(log *engine.Log, shard *engine.Shard, epoch int32, records []byte, durable bool) (engine.Offset, error) {
-	var batches [8][]byte
+// pendingPartition is one partition's submitted appends, waiting for
+// their answers.
+type pendingPartition struct {
+	topic, partition int // indexes into the response
+	log              *engine.Log
+	appends          []engine.Pending
+}
+
+// wait collects the partition's answers: the first batch's base offset, or
+// the first error.
+func (pp *pendingPartition) wait() (engine.Offset, error) {
+	first := engine.Offset(-1)
+	var firstErr error
+	for i, p := range pp.appends {
+		info, err := p.Wait()
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		if i == 0 {
+			first = info.BaseOffset
+		}
+	}
+	return first, firstErr
+}
+
+// submitRecords splits records into batches, validates them all when there
+// are several, and submits them in order to the partition's shard.
+func submitRecords(p *meta.Partition, records []byte, durable bool) ([]engine.Pending, error) {
+	var batches [1][]byte
 	list := batches[:0]
 	for rest := records; len(rest) > 0; {
 		h, err := segment.ParseHeader(rest)
 		if err != nil || h.TotalBytes() > int64(len(rest)) {
-			return -1, fmt.Errorf("%w: records of %d bytes do not split into whole batches", engine.ErrCorruptBatch, len(records))
+			return nil, fmt.Errorf("%w: records of %d bytes do not split into whole batches", engine.ErrCorruptBatch, len(records))
 		}
 		if len(list) == batchesPerPartitionMax {
-			return -1, fmt.Errorf("%w: more than %d batches for one partition", engine.ErrCorruptBatch, batchesPerPartitionMax)
+			return nil, fmt.Errorf("%w: more than %d batches for one partition", engine.ErrCorruptBatch, batchesPerPartitionMax)
 		}
 		list = append(list, rest[:h.TotalBytes():h.TotalBytes()])
 		rest = rest[h.TotalBytes():]
 	}
 	if len(list) == 0 {
-		return -1, fmt.Errorf("%w: no records", engine.ErrCorruptBatch)
+		return nil, fmt.Errorf("%w: no records", engine.ErrCorruptBatch)
 	}
 	if len(list) > 1 {
 		// Validate all before appending any; a single batch is validated
 		// once, by the log's append.
 		for _, batch := range list {
 			if _, err := segment.ValidateBatch(batch); err != nil {
-				return -1, fmt.Errorf("%w: %w", engine.ErrCorruptBatch, err)
+				return nil, fmt.Errorf("%w: %w", engine.ErrCorruptBatch, err)
 			}
 		}
 	}
-	first := engine.Offset(-1)
+	submitted := make([]engine.Pending, 0, len(list))
 	for i, batch := range list {
-		info, err := shard.Append(log, batch, epoch, durable && i == len(list)-1)
+		pending, err := p.Shard.Submit(p.Log, batch, p.LeaderEpoch, durable && i == len(list)-1)
 		if err != nil {
-			return -1, err
+			for _, earlier := range submitted {
+				earlier.Wait()
+			}
+			return nil, err
 		}
-		if i == 0 {
-			first = info.BaseOffset
-		}
+		submitted = append(submitted, pending)
 	}
-	return first, nil
+	return submitted, nil
 }
