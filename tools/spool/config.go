@@ -46,6 +46,7 @@ var knownProperties = map[string]property{
 	"message.max.bytes":               {"1048588", "max.message.bytes default"},
 	"num.shards":                      {"0", "spool's own: write-path shards (0: one per core)"},
 	"pin.cores":                       {"false", "spool's own: pin each shard's thread to a core"},
+	"pin-cores":                       {"", "alias of pin.cores (--pin-cores)"},
 	"admin.listener":                  {"127.0.0.1:9644", "spool's own: admin HTTP (/healthz, /metrics, /debug/pprof); empty turns it off"},
 	"listeners":                       {"PLAINTEXT://127.0.0.1:9092", "Kafka listener"},
 	"advertised.listeners":            {"", "the listener clients are told to use (default: listeners)"},
@@ -105,6 +106,10 @@ func loadProperties(args []string) (Properties, error) {
 			return nil, fmt.Errorf("unexpected argument %q (settings are --name=value)", arg)
 		}
 		name, value, hasValue := strings.Cut(strings.TrimPrefix(arg, "--"), "=")
+		if !hasValue && name == "pin-cores" {
+			// The one boolean flag: --pin-cores alone turns it on.
+			value, hasValue = "true", true
+		}
 		if !hasValue {
 			if i+1 >= len(args) {
 				return nil, fmt.Errorf("--%s needs a value", name)
@@ -135,6 +140,9 @@ func loadProperties(args []string) (Properties, error) {
 	}
 	if v, ok := props["log.dir"]; ok && v != "" {
 		props["log.dirs"] = v
+	}
+	if v, ok := props["pin-cores"]; ok && v != "" {
+		props["pin.cores"] = v
 	}
 	if v, ok := props["broker.id"]; ok && v != "" {
 		props["node.id"] = v
