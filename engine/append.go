@@ -16,6 +16,9 @@ type AppendInfo struct {
 	LogStartOffset Offset
 	RecordCount    int32
 	Header         segment.Header
+	// LogAppendTime is the append time stamped on the batch, or -1 when
+	// the topic keeps the producer's CreateTime.
+	LogAppendTime int64
 	// Duplicate: the batch repeats one of its idempotent producer's last
 	// five; nothing was appended and the offsets are the original ones.
 	Duplicate bool
@@ -44,7 +47,7 @@ func (l *Log) Append(b []byte, leaderEpoch int32) (AppendInfo, error) {
 		return AppendInfo{}, err
 	}
 	if duplicate != nil {
-		return AppendInfo{BaseOffset: duplicate.baseOffset, LastOffset: duplicate.lastOffset, LogStartOffset: l.LogStartOffset(), RecordCount: h.RecordCount, Header: h, Duplicate: true}, nil
+		return AppendInfo{BaseOffset: duplicate.baseOffset, LastOffset: duplicate.lastOffset, LogStartOffset: l.LogStartOffset(), RecordCount: h.RecordCount, Header: h, Duplicate: true, LogAppendTime: -1}, nil
 	}
 	info, err := l.appendValid(b, &h, l.LogEndOffset(), leaderEpoch)
 	if err == nil {
@@ -56,6 +59,11 @@ func (l *Log) Append(b []byte, leaderEpoch int32) (AppendInfo, error) {
 // appendValid appends a validated batch at offset base.
 func (l *Log) appendValid(b []byte, h *segment.Header, base Offset, leaderEpoch int32) (AppendInfo, error) {
 	now := l.cfg.Now()
+	appendTime := int64(-1)
+	if l.cfg.LogAppendTime && !h.LogAppendTime() {
+		segment.StampLogAppendTime(b, h, now)
+		appendTime = now
+	}
 	if l.active.Sealed() || l.shouldRoll(now) {
 		if err := l.Roll(); err != nil {
 			return AppendInfo{}, err
@@ -86,7 +94,7 @@ func (l *Log) appendValid(b []byte, h *segment.Header, base Offset, leaderEpoch 
 			return AppendInfo{}, err
 		}
 	}
-	return AppendInfo{BaseOffset: base, LastOffset: h.LastOffset(), LogStartOffset: l.LogStartOffset(), RecordCount: h.RecordCount, Header: *h}, nil
+	return AppendInfo{BaseOffset: base, LastOffset: h.LastOffset(), LogStartOffset: l.LogStartOffset(), RecordCount: h.RecordCount, Header: *h, LogAppendTime: appendTime}, nil
 }
 
 func (l *Log) shouldRoll(now int64) bool {

@@ -85,6 +85,9 @@ type LogConfig struct {
 	RetentionMillis int64 // retention.ms (-1: keep forever)
 	RetentionBytes  int64 // retention.bytes (-1: no limit)
 	MaxMessageBytes int64 // max.message.bytes: the largest batch accepted
+	// LogAppendTime (message.timestamp.type=LogAppendTime) stamps each
+	// batch with the broker's clock as it is appended.
+	LogAppendTime bool
 	FlushPolicy     FlushPolicy
 	FlushInterval   time.Duration // flush.ms, for FlushInterval
 	Logger          *slog.Logger

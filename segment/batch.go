@@ -222,3 +222,17 @@ func stampBatch(b []byte, baseOffset Offset, leaderEpoch int32) {
 	binary.BigEndian.PutUint64(b[batchOffsetBaseOffset:], uint64(baseOffset))
 	binary.BigEndian.PutUint32(b[batchOffsetLeaderEpoch:], uint32(leaderEpoch))
 }
+
+// StampLogAppendTime turns a validated batch into a LogAppendTime batch, as
+// a topic with message.timestamp.type=LogAppendTime requires: it sets the
+// timestamp-type attribute and writes now as maxTimestamp (which consumers
+// then read as every record's timestamp), and recomputes the CRC, since
+// both fields lie inside it. It updates h to match.
+func StampLogAppendTime(b []byte, h *Header, now int64) {
+	h.Attributes |= attributeLogAppendTime
+	h.MaxTimestamp = now
+	binary.BigEndian.PutUint16(b[batchOffsetAttributes:], uint16(h.Attributes))
+	binary.BigEndian.PutUint64(b[batchOffsetMaxTimestamp:], uint64(now))
+	h.CRC = crc32.Checksum(b[batchOffsetAttributes:], castagnoli)
+	binary.BigEndian.PutUint32(b[batchOffsetCRC:], h.CRC)
+}

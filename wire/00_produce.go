@@ -85,8 +85,9 @@ func handleProduce(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Re
 	}
 	for _, pp := range pending {
 		partitionResponse := &kresp.Topics[pp.topic].Partitions[pp.partition]
-		base, err := pp.wait()
+		base, appendTime, err := pp.wait()
 		partitionResponse.BaseOffset = int64(base)
+		partitionResponse.LogAppendTime = appendTime
 		partitionResponse.LogStartOffset = int64(pp.log.LogStartOffset())
 		partitionResponse.ErrorCode = errorCode(err)
 		if err != nil {
@@ -114,10 +115,10 @@ type pendingPartition struct {
 	appends          []engine.Pending
 }
 
-// wait collects the partition's answers: the first batch's base offset, or
-// the first error.
-func (pp *pendingPartition) wait() (engine.Offset, error) {
-	first := engine.Offset(-1)
+// wait collects the partition's answers: the first batch's base offset and
+// log append time (-1 for CreateTime topics), or the first error.
+func (pp *pendingPartition) wait() (engine.Offset, int64, error) {
+	first, appendTime := engine.Offset(-1), int64(-1)
 	var firstErr error
 	for i, p := range pp.appends {
 		info, err := p.Wait()
@@ -125,10 +126,10 @@ func (pp *pendingPartition) wait() (engine.Offset, error) {
 			firstErr = err
 		}
 		if i == 0 {
-			first = info.BaseOffset
+			first, appendTime = info.BaseOffset, info.LogAppendTime
 		}
 	}
-	return first, firstErr
+	return first, appendTime, firstErr
 }
 
 // submitRecords splits records into batches, validates them all when there

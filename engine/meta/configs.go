@@ -60,8 +60,8 @@ func intConfig(min int64, set func(*engine.LogConfig, int64), get func(*engine.L
 }
 
 // stored configs are kept and described; the engine does not act on them
-// yet (compaction, LogAppendTime stamping, min.insync.replicas with a
-// standby arrive with their issues).
+// yet (compaction and min.insync.replicas with a standby arrive with their
+// issues).
 func storedConfig(valid func(string) bool, kafkaDefault string) topicConfig {
 	return topicConfig{
 		apply: func(cfg *engine.LogConfig, value string) error {
@@ -87,7 +87,22 @@ var topicConfigs = map[string]topicConfig{
 	"cleanup.policy": storedConfig(func(v string) bool {
 		return v == "delete" || v == "compact" || v == "compact,delete" || v == "delete,compact"
 	}, "delete"),
-	"message.timestamp.type": storedConfig(func(v string) bool { return v == "CreateTime" || v == "LogAppendTime" }, "CreateTime"),
+	"message.timestamp.type": {
+		apply: func(c *engine.LogConfig, value string) error {
+			if value != "CreateTime" && value != "LogAppendTime" {
+				return fmt.Errorf("CreateTime or LogAppendTime")
+			}
+			c.LogAppendTime = value == "LogAppendTime"
+			return nil
+		},
+		current: func(c *engine.LogConfig) string {
+			if c.LogAppendTime {
+				return "LogAppendTime"
+			}
+			return "CreateTime"
+		},
+		kafkaDef: "CreateTime",
+	},
 	"min.insync.replicas":    storedConfig(func(v string) bool { n, err := parseInt(v, 1); return err == nil && n <= 2 }, "1"),
 }
 

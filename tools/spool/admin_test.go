@@ -132,3 +132,24 @@ func TestAdminAPIs(t *testing.T) {
 		t.Fatal("topic listed after delete")
 	}
 }
+
+// TestLogAppendTime: a topic with message.timestamp.type=LogAppendTime
+// stamps the broker's time on every record, and consumers see it.
+func TestLogAppendTime(t *testing.T) {
+	b := testBroker(t, t.TempDir())
+	defer b.close()
+	c := client(t, b, kgo.DefaultProduceTopic("stamped"))
+	ctx := ctxTimeout(t, 20*time.Second)
+	if _, err := kadm.NewClient(c).CreateTopic(ctx, 1, 1, map[string]*string{"message.timestamp.type": kadm.StringPtr("LogAppendTime")}, "stamped"); err != nil {
+		t.Fatal(err)
+	}
+	old := time.UnixMilli(1_000_000_000_000)
+	before := time.Now().Add(-time.Second)
+	if err := c.ProduceSync(ctx, &kgo.Record{Value: []byte("x"), Timestamp: old}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	records := consumeAll(t, b, "stamped", 1)
+	if ts := records[0].Timestamp; ts.Before(before) || ts.After(time.Now().Add(time.Second)) || records[0].Attrs.TimestampType() != 1 {
+		t.Fatalf("timestamp %v (type %d), want the append time", ts, records[0].Attrs.TimestampType())
+	}
+}
