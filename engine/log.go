@@ -88,9 +88,9 @@ type LogConfig struct {
 	// LogAppendTime (message.timestamp.type=LogAppendTime) stamps each
 	// batch with the broker's clock as it is appended.
 	LogAppendTime bool
-	FlushPolicy     FlushPolicy
-	FlushInterval   time.Duration // flush.ms, for FlushInterval
-	Logger          *slog.Logger
+	FlushPolicy   FlushPolicy
+	FlushInterval time.Duration // flush.ms, for FlushInterval
+	Logger        *slog.Logger
 	// Now is the clock, in milliseconds; nil means the wall clock. Tests
 	// move it to exercise segment.ms and retention.ms.
 	Now func() int64

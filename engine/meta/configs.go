@@ -103,7 +103,7 @@ var topicConfigs = map[string]topicConfig{
 		},
 		kafkaDef: "CreateTime",
 	},
-	"min.insync.replicas":    storedConfig(func(v string) bool { n, err := parseInt(v, 1); return err == nil && n <= 2 }, "1"),
+	"min.insync.replicas": storedConfig(func(v string) bool { n, err := parseInt(v, 1); return err == nil && n <= 2 }, "1"),
 }
 
 // logConfig applies overrides to the broker defaults, checking each.
