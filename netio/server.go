@@ -189,6 +189,9 @@ func (s *Server) serveConn(conn net.Conn) {
 		c.free <- &wire.Response{}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	if host, _, err := net.SplitHostPort(c.conn.RemoteAddr().String()); err == nil {
+		ctx = wire.WithClientHost(ctx, "/"+host)
+	}
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)

@@ -97,12 +97,12 @@ func TestWalkRecords(t *testing.T) {
 	if err := WalkRecords(b, func(r RecordPosition) bool { got = append(got, r); return true }); err != nil {
 		t.Fatal(err)
 	}
-	want := []RecordPosition{{50, 100}, {51, 300}, {52, 200}}
+	want := []RecordPosition{{Offset: 50, Timestamp: 100}, {Offset: 51, Timestamp: 300, Key: []byte("k")}, {Offset: 52, Timestamp: 200}}
 	if len(got) != len(want) {
 		t.Fatalf("got %v", got)
 	}
 	for i := range want {
-		if got[i] != want[i] {
+		if got[i].Offset != want[i].Offset || got[i].Timestamp != want[i].Timestamp || string(got[i].Key) != string(want[i].Key) {
 			t.Fatalf("record %d: got %v want %v", i, got[i], want[i])
 		}
 	}

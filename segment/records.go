@@ -14,8 +14,9 @@ import (
 //	offsetDelta     varint   from the batch's baseOffset
 //	key, value, headers      not read here
 //
-// spool reads records only to answer offset-by-time questions inside a batch;
-// everything else works on whole batches.
+// spool reads records to answer offset-by-time questions inside a batch and
+// to replay its own internal topics (__consumer_offsets); everything else
+// works on whole batches.
 
 // ErrCompressed says the records of a batch cannot be walked without
 // decompressing it.
@@ -24,10 +25,14 @@ var ErrCompressed = errors.New("segment: batch is compressed")
 // ErrRecordMalformed says a record does not parse.
 var ErrRecordMalformed = errors.New("segment: malformed record")
 
-// RecordPosition is a record's offset and timestamp.
+// RecordPosition is a record's offset, timestamp, key and value. Key and
+// Value are sub-slices of the batch, nil when null (a null value is a
+// tombstone in a compacted topic).
 type RecordPosition struct {
 	Offset    Offset
 	Timestamp int64
+	Key       []byte
+	Value     []byte
 }
 
 // WalkRecords calls visit with the offset and timestamp of each record of an
@@ -66,7 +71,16 @@ func WalkRecords(b []byte, visit func(RecordPosition) bool) error {
 		if n <= 0 {
 			return ErrRecordMalformed
 		}
-		position := RecordPosition{Offset: h.BaseOffset + Offset(offsetDelta), Timestamp: h.BaseTimestamp + timestampDelta}
+		cursor = cursor[n:]
+		key, cursor, ok := nullableBytes(cursor)
+		if !ok {
+			return ErrRecordMalformed
+		}
+		value, _, ok := nullableBytes(cursor)
+		if !ok {
+			return ErrRecordMalformed
+		}
+		position := RecordPosition{Offset: h.BaseOffset + Offset(offsetDelta), Timestamp: h.BaseTimestamp + timestampDelta, Key: key, Value: value}
 		if h.LogAppendTime() {
 			position.Timestamp = h.MaxTimestamp
 		}
@@ -75,4 +89,16 @@ func WalkRecords(b []byte, visit func(RecordPosition) bool) error {
 		}
 	}
 	return nil
+}
+
+// nullableBytes reads a varint length and that many bytes (-1: null).
+func nullableBytes(b []byte) (field, rest []byte, ok bool) {
+	length, n := binary.Varint(b)
+	if n <= 0 || length < -1 || length > int64(len(b)-n) {
+		return nil, nil, false
+	}
+	if length < 0 {
+		return nil, b[n:], true
+	}
+	return b[n : n+int(length)], b[n+int(length):], true
 }

@@ -70,6 +70,8 @@ func handleProduce(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Re
 				partitionResponse.ErrorCode = refuse
 			case p == nil:
 				partitionResponse.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case meta.IsInternal(rt.Topic):
+				partitionResponse.ErrorCode = kerr.InvalidTopicException.Code
 			default:
 				submitted, err := submitRecords(p, rp.Records, durable)
 				if err != nil {

@@ -3,10 +3,9 @@ package wire
 // FindCoordinator, versions 0-4 (v4 batches keys).
 //
 // One node coordinates every group and transactional id, so the answer is
-// always this node. It is served before the group coordinator exists
-// because librdkafka before 2.11.1 enables LZ4 only when the broker
-// advertises FindCoordinator v0 (it reads it as "0.8.2 or newer"); the
-// group APIs themselves arrive with the consumer-groups issue.
+// always this node. (librdkafka before 2.11.1 also enables LZ4 only when
+// the broker advertises FindCoordinator v0: it reads it as "0.8.2 or
+// newer".)
 
 import (
 	"context"

@@ -6,6 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"spool/engine"
+	"spool/engine/group"
 	"spool/engine/meta"
 )
 
@@ -42,6 +43,41 @@ func errorCode(err error) int16 {
 		return kerr.InvalidPartitions.Code
 	case errors.Is(err, meta.ErrInvalidConfig):
 		return kerr.InvalidConfig.Code
+	}
+	return groupErrorCode(err)
+}
+
+// groupErrorCode maps the group coordinator's errors.
+func groupErrorCode(err error) int16 {
+	switch {
+	case errors.Is(err, group.ErrInvalidGroupID):
+		return kerr.InvalidGroupID.Code
+	case errors.Is(err, group.ErrUnknownMember):
+		return kerr.UnknownMemberID.Code
+	case errors.Is(err, group.ErrMemberIDRequired):
+		return kerr.MemberIDRequired.Code
+	case errors.Is(err, group.ErrIllegalGeneration):
+		return kerr.IllegalGeneration.Code
+	case errors.Is(err, group.ErrRebalanceInProgress):
+		return kerr.RebalanceInProgress.Code
+	case errors.Is(err, group.ErrInconsistentProtocol):
+		return kerr.InconsistentGroupProtocol.Code
+	case errors.Is(err, group.ErrInvalidSessionTimeout):
+		return kerr.InvalidSessionTimeout.Code
+	case errors.Is(err, group.ErrFencedInstance):
+		return kerr.FencedInstanceID.Code
+	case errors.Is(err, group.ErrGroupMaxSize):
+		return kerr.GroupMaxSizeReached.Code
+	case errors.Is(err, group.ErrGroupNotFound):
+		return kerr.GroupIDNotFound.Code
+	case errors.Is(err, group.ErrNonEmptyGroup):
+		return kerr.NonEmptyGroup.Code
+	case errors.Is(err, group.ErrSubscribedToTopic):
+		return kerr.GroupSubscribedToTopic.Code
+	case errors.Is(err, group.ErrMetadataTooLarge):
+		return kerr.OffsetMetadataTooLarge.Code
+	case errors.Is(err, group.ErrNotAvailable):
+		return kerr.CoordinatorNotAvailable.Code
 	}
 	return kerr.UnknownServerError.Code
 }

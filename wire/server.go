@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"spool/engine/group"
 	"spool/engine/meta"
 	"spool/internal/metrics"
 )
@@ -21,6 +22,7 @@ type Config struct {
 	ClusterID string
 	Rack      *string
 	Cluster   *meta.Cluster
+	Groups    *group.Coordinator
 	Logger    *slog.Logger
 }
 
@@ -113,4 +115,17 @@ func (s *Server) partition(topic string, index int32) *meta.Partition {
 		return nil
 	}
 	return t.Partitions[index]
+}
+
+type clientHostKey struct{}
+
+// WithClientHost records the peer's address on a connection's context, for
+// the group members DescribeGroups shows.
+func WithClientHost(ctx context.Context, host string) context.Context {
+	return context.WithValue(ctx, clientHostKey{}, host)
+}
+
+func clientHost(ctx context.Context) string {
+	host, _ := ctx.Value(clientHostKey{}).(string)
+	return host
 }

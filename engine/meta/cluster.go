@@ -63,6 +63,15 @@ type Topic struct {
 	Internal   bool
 }
 
+// IsInternal reports whether a topic is one of the broker's own, as Kafka
+// names them: clients may read it, not produce to it.
+func IsInternal(name string) bool {
+	return name == ConsumerOffsetsTopic || name == "__transaction_state"
+}
+
+// ConsumerOffsetsTopic holds committed offsets and group metadata.
+const ConsumerOffsetsTopic = "__consumer_offsets"
+
 // Partition is one partition's log and the shard that owns it.
 type Partition struct {
 	Topic       string
@@ -120,7 +129,7 @@ func Open(cfg Config) (*Cluster, error) {
 	sort.Strings(names)
 	for _, name := range names {
 		ts := c.state.Topics[name]
-		t := &Topic{Name: ts.Name, ID: ts.ID, Configs: ts.Configs, Internal: len(name) > 1 && name[:2] == "__"}
+		t := &Topic{Name: ts.Name, ID: ts.ID, Configs: ts.Configs, Internal: IsInternal(name)}
 		if err := c.openPartitions(t, 0, ts.Partitions); err != nil {
 			c.closeTopics(maps)
 			c.log.close()
@@ -245,7 +254,7 @@ func (c *Cluster) CreateTopic(name string, partitions int32, configs map[string]
 	if _, ok := c.Topic(name); ok {
 		return nil, fmt.Errorf("%w: %s", ErrTopicExists, name)
 	}
-	t := &Topic{Name: name, Configs: copyConfigs(configs), Internal: len(name) > 1 && name[:2] == "__"}
+	t := &Topic{Name: name, Configs: copyConfigs(configs), Internal: IsInternal(name)}
 	for t.ID == ([16]byte{}) {
 		if _, err := rand.Read(t.ID[:]); err != nil {
 			return nil, err

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"spool/engine"
+	"spool/engine/group"
 	"spool/engine/meta"
 	"spool/internal/metrics"
 	"spool/linux"
@@ -30,6 +31,7 @@ type broker struct {
 	logger    *slog.Logger
 	shards    []*engine.Shard
 	cluster   *meta.Cluster
+	groups    *group.Coordinator
 	kafka     *netio.Server
 	listener  net.Listener
 	admin     *http.Server
@@ -102,6 +104,9 @@ func startBroker(props Properties, logger *slog.Logger) (*broker, error) {
 		return nil, err
 	}
 	logger.Info("storage open", "data", dataDir, "topics", len(b.cluster.Topics()), "shards", len(b.shards), "took", time.Since(started))
+	if b.groups, err = openGroups(props, b.cluster, logger); err != nil {
+		return nil, err
+	}
 
 	host, port, err := parseListener(props["listeners"])
 	if err != nil {
@@ -127,7 +132,7 @@ func startBroker(props Properties, logger *slog.Logger) (*broker, error) {
 	}
 	handler, err := wire.NewServer(wire.Config{
 		NodeID: int32(nodeID), Host: advertisedHost, Port: advertisedPort,
-		ClusterID: cluster, Cluster: b.cluster, Logger: logger,
+		ClusterID: cluster, Cluster: b.cluster, Groups: b.groups, Logger: logger,
 	})
 	if err != nil {
 		return nil, err
@@ -202,8 +207,8 @@ func (b *broker) startAdmin(addr string) error {
 }
 
 // metrics writes, in Prometheus text format: per-API request counts and
-// latency histograms, bytes in and out, segment sync latency, and
-// per-partition offsets.
+// latency histograms, bytes in and out, segment sync latency, committed
+// offsets and lag of consumer groups, and per-partition offsets.
 func (b *broker) metrics(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 	fmt.Fprintln(w, "# TYPE spool_request_duration_seconds histogram")
@@ -234,6 +239,17 @@ func (b *broker) metrics(w http.ResponseWriter, r *http.Request) {
 		}},
 	}
 	topics := b.cluster.Topics()
+	if b.groups != nil {
+		fmt.Fprintln(w, "# TYPE spool_consumer_group_committed_offset gauge")
+		fmt.Fprintln(w, "# TYPE spool_consumer_group_lag gauge")
+		for _, c := range b.groups.CommittedOffsets() {
+			labels := fmt.Sprintf("group=%q,topic=%q,partition=\"%d\"", c.Group, c.Topic, c.Partition)
+			fmt.Fprintf(w, "spool_consumer_group_committed_offset{%s} %d\n", labels, c.Committed)
+			if t, ok := b.cluster.Topic(c.Topic); ok && int(c.Partition) < len(t.Partitions) && c.Committed >= 0 {
+				fmt.Fprintf(w, "spool_consumer_group_lag{%s} %d\n", labels, max(int64(t.Partitions[c.Partition].Log.HighWatermark())-c.Committed, 0))
+			}
+		}
+	}
 	for _, g := range gauges {
 		fmt.Fprintf(w, "# TYPE spool_partition_%s gauge\n", g.name)
 		for _, t := range topics {
@@ -258,6 +274,9 @@ func (b *broker) close() error {
 		b.admin.Shutdown(ctx)
 		cancel()
 	}
+	if b.groups != nil {
+		b.groups.Close()
+	}
 	if b.cluster != nil {
 		if err := b.cluster.Close(); err != nil {
 			errs = append(errs, err)
@@ -267,4 +286,57 @@ func (b *broker) close() error {
 		s.Stop()
 	}
 	return errors.Join(errs...)
+}
+
+// openGroups creates __consumer_offsets on first start (compacted, kept
+// forever, with its own segment size) and opens the group coordinator over
+// it, which replays it.
+func openGroups(props Properties, cluster *meta.Cluster, logger *slog.Logger) (*group.Coordinator, error) {
+	var errs []error
+	get := func(name string) int64 {
+		v, err := props.int64(name)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		return v
+	}
+	partitions := get("offsets.topic.num.partitions")
+	segmentBytes := get("offsets.topic.segment.bytes")
+	millis := func(name string) time.Duration { return time.Duration(get(name)) * time.Millisecond }
+	cfg := group.Config{
+		MinSessionTimeout:     millis("group.min.session.timeout.ms"),
+		MaxSessionTimeout:     millis("group.max.session.timeout.ms"),
+		InitialRebalanceDelay: millis("group.initial.rebalance.delay.ms"),
+		MaxSize:               int(get("group.max.size")),
+		OffsetsRetention:      time.Duration(get("offsets.retention.minutes")) * time.Minute,
+		RetentionCheck:        millis("offsets.retention.check.interval.ms"),
+		MetadataMaxBytes:      int(get("offset.metadata.max.bytes")),
+		Logger:                logger,
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if partitions <= 0 {
+		return nil, fmt.Errorf("offsets.topic.num.partitions=%d: at least 1", partitions)
+	}
+	t, ok := cluster.Topic(meta.ConsumerOffsetsTopic)
+	if !ok {
+		var err error
+		t, err = cluster.CreateTopic(meta.ConsumerOffsetsTopic, int32(partitions), map[string]string{
+			"cleanup.policy": "compact", "retention.ms": "-1", "retention.bytes": "-1", "segment.bytes": fmt.Sprint(segmentBytes),
+		}, false)
+		if err != nil {
+			return nil, fmt.Errorf("creating %s: %w", meta.ConsumerOffsetsTopic, err)
+		}
+	}
+	for _, p := range t.Partitions {
+		cfg.Partitions = append(cfg.Partitions, group.Partition{Log: p.Log, Shard: p.Shard, Epoch: p.LeaderEpoch})
+	}
+	started := time.Now()
+	coordinator, err := group.Open(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", meta.ConsumerOffsetsTopic, err)
+	}
+	logger.Info("group coordinator open", "partitions", len(cfg.Partitions), "took", time.Since(started))
+	return coordinator, nil
 }
