@@ -201,9 +201,15 @@ func (g *group) setState(s State, now time.Time) {
 	}
 }
 
-func newMemberID(clientID string) string {
+// newMemberID is Kafka's: the instance id (static members) or the client
+// id, a dash, and a random suffix. Clients rely on the prefix: franz-go
+// recognizes a static leader by it.
+func newMemberID(clientID string, instanceID *string) string {
 	var b [16]byte
 	rand.Read(b[:])
+	if instanceID != nil {
+		return *instanceID + "-" + hex.EncodeToString(b[:])
+	}
 	return clientID + "-" + hex.EncodeToString(b[:])
 }
 
@@ -467,7 +473,7 @@ func (c *Coordinator) join(g *group, req *JoinRequest, now time.Time) (JoinResul
 		return JoinResult{MemberID: req.MemberID, Err: ErrInconsistentProtocol}, nil
 	}
 	if req.MemberID == "" {
-		newID := newMemberID(req.ClientID)
+		newID := newMemberID(req.ClientID, req.InstanceID)
 		if req.InstanceID != nil {
 			if oldID, ok := g.static[*req.InstanceID]; ok {
 				return c.rejoinStatic(g, req, oldID, newID, now)
@@ -544,9 +550,11 @@ func (c *Coordinator) addAndPark(g *group, req *JoinRequest, id string, now time
 // group whose member's protocols did not change is not rebalanced.
 func (c *Coordinator) rejoinStatic(g *group, req *JoinRequest, oldID, newID string, now time.Time) (JoinResult, chan JoinResult) {
 	m := g.replaceStaticMember(oldID, newID)
-	unchanged := sameProtocols(m.protocols, req.Protocols) || (g.protocol != "" && bytes.Equal(m.metadataFor(g.protocol), metadataOf(req.Protocols, g.protocol)))
 	c.updateMember(m, req)
-	if g.state == Stable && unchanged {
+	// As Kafka (KIP-345): a stable group is not rebalanced unless the
+	// protocol the group would now select changes; the member keeps its
+	// assignment even if its subscription bytes differ (KIP-814's caveat).
+	if g.state == Stable && g.selectProtocol() == g.protocol {
 		m.deadline = now.Add(m.sessionTimeout)
 		r := g.joinResult(newID)
 		r.SkipAssignment = newID == g.leader
@@ -557,15 +565,6 @@ func (c *Coordinator) rejoinStatic(g *group, req *JoinRequest, oldID, newID stri
 		g.prepareRebalance(now, c.cfg.InitialRebalanceDelay)
 	}
 	return JoinResult{}, c.park(g, m, now)
-}
-
-func metadataOf(ps []Protocol, name string) []byte {
-	for _, p := range ps {
-		if p.Name == name {
-			return p.Metadata
-		}
-	}
-	return nil
 }
 
 // park records that m waits for the end of the join phase and completes

@@ -3,6 +3,7 @@ package group
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -46,7 +47,7 @@ type store struct {
 type storePartition struct {
 	Partition
 	mu      sync.RWMutex
-	written int64 // records appended since open or the last rewrite
+	written atomic.Int64 // records appended since open or the last rewrite
 }
 
 func newStore(parts []Partition) *store {
@@ -77,7 +78,7 @@ func (s *store) append(p int, records []segment.KeyValue) (engine.Offset, error)
 		if first < 0 {
 			first = info.BaseOffset
 		}
-		part.written += int64(n)
+		part.written.Add(int64(n))
 		records = records[n:]
 	}
 	return first, nil
@@ -270,7 +271,7 @@ func (c *Coordinator) replay() error {
 					if err := c.replayRecord(p, r.Offset, r.Key, r.Value, now); err != nil {
 						c.logger.Warn("skipping a record of __consumer_offsets that does not parse", "partition", p, "offset", r.Offset, "error", err)
 					}
-					part.written++
+					part.written.Add(1)
 					return true
 				})
 				if walkErr != nil {
@@ -320,7 +321,7 @@ func (c *Coordinator) maybeCompact(p int) error {
 	part.mu.Lock()
 	defer part.mu.Unlock()
 	records := c.liveRecords(p)
-	if part.written < compactMinRecords || part.written < 2*int64(len(records)) {
+	if written := part.written.Load(); written < compactMinRecords || written < 2*int64(len(records)) {
 		return nil
 	}
 	start := part.Log.LogEndOffset()
@@ -338,7 +339,7 @@ func (c *Coordinator) maybeCompact(p int) error {
 	if deleteErr != nil {
 		return deleteErr
 	}
-	c.logger.Info("compacted __consumer_offsets", "partition", p, "records_before", part.written, "live", len(records), "log_start_offset", start)
-	part.written = int64(len(records))
+	c.logger.Info("compacted __consumer_offsets", "partition", p, "records_before", part.written.Load(), "live", len(records), "log_start_offset", start)
+	part.written.Store(int64(len(records)))
 	return nil
 }

@@ -51,6 +51,8 @@ type member struct {
 	mu     sync.Mutex
 	values []string
 	owned  map[int32]bool
+	// assignedCalls counts OnPartitionsAssigned calls: rebalances seen.
+	assignedCalls int
 }
 
 func newMember(t *testing.T, b *broker, name, group, topic string, opts ...kgo.Opt) *member {
@@ -62,6 +64,7 @@ func newMember(t *testing.T, b *broker, name, group, topic string, opts ...kgo.O
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
 			m.mu.Lock()
 			defer m.mu.Unlock()
+			m.assignedCalls++
 			for _, p := range assigned[topic] {
 				m.owned[p] = true
 			}
@@ -575,4 +578,41 @@ func rawLeader(t *testing.T, c *kgo.Client, group string) (string, int32) {
 		t.Fatalf("sync: %v %+v", err, sresp)
 	}
 	return resp.MemberID, resp.Generation
+}
+
+// TestGroupStaticMembership: a franz-go member with group.instance.id
+// restarts within its session; it gets its partitions back and the other
+// member sees no rebalance.
+func TestGroupStaticMembership(t *testing.T) {
+	b := groupBroker(t, t.TempDir())
+	defer b.close()
+	const topic = "static"
+	createTopic(t, b, topic, 4)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	steady := newMember(t, b, "steady", "statics", topic, kgo.Balancers(kgo.RangeBalancer()), kgo.InstanceID("steady-1"))
+	defer steady.client.Close()
+	go steady.poll(ctx)
+	restarting := newMember(t, b, "restarting", "statics", topic, kgo.Balancers(kgo.RangeBalancer()), kgo.InstanceID("restarting-1"))
+	go restarting.poll(ctx)
+	waitFor(t, 30*time.Second, "two static members sharing four partitions", func() bool { return assignedAll(4, steady, restarting) })
+	before := restarting.partitions()
+	steady.mu.Lock()
+	callsBefore := steady.assignedCalls
+	steady.mu.Unlock()
+
+	restarting.client.Close() // a static member does not send LeaveGroup
+	again := newMember(t, b, "restarting", "statics", topic, kgo.Balancers(kgo.RangeBalancer()), kgo.InstanceID("restarting-1"))
+	defer again.client.Close()
+	go again.poll(ctx)
+	waitFor(t, 20*time.Second, "the restarted member to get its partitions back", func() bool { return len(again.partitions()) == len(before) })
+	if fmt.Sprint(again.partitions()) != fmt.Sprint(before) {
+		t.Fatalf("restarted static member owns %v, had %v", again.partitions(), before)
+	}
+	time.Sleep(time.Second)
+	steady.mu.Lock()
+	defer steady.mu.Unlock()
+	if steady.assignedCalls != callsBefore {
+		t.Fatalf("the steady member was rebalanced %d times while the static member restarted", steady.assignedCalls-callsBefore)
+	}
 }
