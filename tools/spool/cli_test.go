@@ -36,6 +36,25 @@ func TestClientCommands(t *testing.T) {
 			t.Fatalf("consume printed:\n%s", out.String())
 		}
 	}
+	// In a group: the first two records, committed; the group shows them
+	// and a lag of one.
+	out.Reset()
+	if err := consumeCommand([]string{server, "--topic=cli", "--group=cli-readers", "--from-beginning", "--max-records=2"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := groupCommand([]string{"list", server}, &out); err != nil || !strings.Contains(out.String(), "cli-readers") || !strings.Contains(out.String(), "Empty") {
+		t.Fatalf("group list: %v\n%s", err, out.String())
+	}
+	out.Reset()
+	if err := groupCommand([]string{"describe", server, "cli-readers"}, &out); err != nil || !strings.Contains(out.String(), "total lag 1") {
+		t.Fatalf("group describe: %v\n%s", err, out.String())
+	}
+	t.Logf("spool group describe:\n%s", out.String())
+	out.Reset()
+	if err := groupCommand([]string{"delete", server, "cli-readers"}, &out); err != nil || !strings.Contains(out.String(), "deleted cli-readers") {
+		t.Fatalf("group delete: %v\n%s", err, out.String())
+	}
 	out.Reset()
 	if err := topicCommand([]string{"delete", server, "cli"}, &out); err != nil {
 		t.Fatal(err)

@@ -193,21 +193,33 @@ func consumeCommand(args []string, w io.Writer) error {
 	topic := fs.String("topic", "", "topic")
 	fromBeginning := fs.Bool("from-beginning", false, "start at the earliest offset (default: the end)")
 	maxRecords := fs.Int("max-records", 0, "stop after this many records (0: run until Ctrl-C)")
+	group := fs.String("group", "", "consume as a member of this consumer group, committing what was printed")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *topic == "" {
-		return errors.New("usage: spool consume --topic T [--from-beginning] [--max-records N]")
+		return errors.New("usage: spool consume --topic T [--group G] [--from-beginning] [--max-records N]")
 	}
 	start := kgo.NewOffset().AtEnd()
 	if *fromBeginning {
 		start = kgo.NewOffset().AtStart()
 	}
-	c, err := kgo.NewClient(kgo.SeedBrokers(*bootstrap), kgo.ConsumeTopics(*topic), kgo.ConsumeResetOffset(start))
+	opts := []kgo.Opt{kgo.SeedBrokers(*bootstrap), kgo.ConsumeTopics(*topic), kgo.ConsumeResetOffset(start)}
+	if *group != "" {
+		opts = append(opts, kgo.ConsumerGroup(*group), kgo.AutoCommitMarks())
+	}
+	c, err := kgo.NewClient(opts...)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	if *group != "" {
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c.CommitMarkedOffsets(ctx)
+		}()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	out := bufio.NewWriter(w)
@@ -228,6 +240,9 @@ func consumeCommand(args []string, w io.Writer) error {
 				fmt.Fprintf(out, "%s\n", r.Value)
 			}
 			seen++
+			if *group != "" {
+				c.MarkCommitRecords(r)
+			}
 			if *maxRecords > 0 && seen >= *maxRecords {
 				break
 			}

@@ -14,8 +14,11 @@ usage:
                        open the data directory (recovering it if needed) and
                        serve Kafka clients until SIGTERM
   spool topic create|list|describe|delete [--bootstrap-server H:P] ...
+  spool group list|describe|delete [--bootstrap-server H:P] [GROUP ...]
+                       consumer groups: members, assignments, committed
+                       offsets and lag per partition
   spool produce --topic T [--key-separator :] [--acks all] < lines
-  spool consume --topic T [--from-beginning] [--max-records N]
+  spool consume --topic T [--group G] [--from-beginning] [--max-records N]
   spool dump DIR       print the segments, batches and index entries of a
                        partition directory (changes nothing)
   spool verify DIR     check a data or partition directory offline: CRCs,
@@ -34,6 +37,8 @@ func main() {
 		err = serve(os.Args[2:])
 	case "topic":
 		err = topicCommand(os.Args[2:], os.Stdout)
+	case "group":
+		err = groupCommand(os.Args[2:], os.Stdout)
 	case "produce":
 		err = produceCommand(os.Args[2:], os.Stdin, os.Stdout)
 	case "consume":

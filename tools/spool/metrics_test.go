@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func TestAdminEndpoints(t *testing.T) {
@@ -29,6 +30,13 @@ func TestAdminEndpoints(t *testing.T) {
 		}
 		return string(body)
 	}
+	// A group commits offset 0 of a partition holding one record: lag 1.
+	commit := kmsg.NewPtrOffsetCommitRequest()
+	commit.Group, commit.Generation = "watchers", -1
+	commit.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "observed", Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 0, Offset: 0, LeaderEpoch: -1}}}}
+	if resp, err := commit.RequestWith(ctxTimeout(t, 10*time.Second), c); err != nil || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("commit: %v %+v", err, resp)
+	}
 	if get("/healthz") != "ok\n" {
 		t.Fatal("healthz")
 	}
@@ -39,6 +47,8 @@ func TestAdminEndpoints(t *testing.T) {
 		"spool_bytes_in_total ",
 		"spool_sync_duration_seconds_count{} ",
 		`spool_partition_log_end_offset{topic="observed",partition="0"} 1`,
+		`spool_consumer_group_committed_offset{group="watchers",topic="observed",partition="0"} 0`,
+		`spool_consumer_group_lag{group="watchers",topic="observed",partition="0"} 1`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Fatalf("/metrics lacks %q:\n%s", want, metrics)
