@@ -95,11 +95,17 @@ type Server struct {
 	conns    map[net.Conn]struct{}
 	closed   bool
 	wg       sync.WaitGroup
+
+	// ctx is the parent of every connection's context; Close cancels it
+	// so that parked requests (fetch long polls, JoinGroup) end at once.
+	ctx       context.Context
+	cancelAll context.CancelFunc
 }
 
 // NewServer makes a server that answers with handler.
 func NewServer(cfg Config, handler *wire.Server) *Server {
-	return &Server{cfg: cfg.withDefaults(), handler: handler, conns: map[net.Conn]struct{}{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{cfg: cfg.withDefaults(), handler: handler, conns: map[net.Conn]struct{}{}, ctx: ctx, cancelAll: cancel}
 }
 
 // Serve accepts connections until Close. It returns nil after Close.
@@ -145,6 +151,7 @@ func (s *Server) Serve(listener net.Listener) error {
 func (s *Server) Close() error {
 	s.mu.Lock()
 	s.closed = true
+	s.cancelAll()
 	if s.listener != nil {
 		s.listener.Close()
 	}
@@ -188,7 +195,7 @@ func (s *Server) serveConn(conn net.Conn) {
 	for i := 0; i < inFlightMax+1; i++ {
 		c.free <- &wire.Response{}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(s.ctx)
 	if host, _, err := net.SplitHostPort(c.conn.RemoteAddr().String()); err == nil {
 		ctx = wire.WithClientHost(ctx, "/"+host)
 	}
