@@ -67,7 +67,9 @@ func BenchmarkRebalance(b *testing.B) {
 						c, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumerGroup(fmt.Sprint("g", i)), kgo.ConsumeTopics("rebalance"),
 							kgo.Balancers(kgo.RangeBalancer()), kgo.HeartbeatInterval(100*time.Millisecond), kgo.SessionTimeout(6*time.Second),
 							kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) { owned[m].Add(int32(len(a["rebalance"]))) }),
-							kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, r map[string][]int32) { owned[m].Add(-int32(len(r["rebalance"]))) }),
+							kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, r map[string][]int32) {
+								owned[m].Add(-int32(len(r["rebalance"])))
+							}),
 						)
 						if err != nil {
 							b.Fatal(err)
