@@ -26,7 +26,7 @@ const (
 	chartHeight       = 560
 	chartLeft         = 80
 	chartRight        = 30
-	chartTop          = 50
+	chartTop          = 66
 	chartBottom       = 70
 	chartLegendRow    = 18
 	chartNinesMax     = 6 // 99.9999 %: the rightmost tick the chart draws
@@ -55,7 +55,8 @@ func SeriesOf(r *Result) (Series, bool, error) {
 	return Series{Label: r.Label, Points: l.Spectrum(chartTicksPerHalf)}, true, nil
 }
 
-// WriteSpectrumSVG draws the series on one chart.
+// WriteSpectrumSVG draws the series on one chart. The title's first line
+// is the heading; further lines (at most two) are printed smaller.
 func WriteSpectrumSVG(w io.Writer, title string, series []Series) error {
 	// The x range: up to the decade of nines the largest sample count
 	// resolves (a run of 10^5 samples says nothing about 99.999 %), at
@@ -89,7 +90,14 @@ func WriteSpectrumSVG(w io.Writer, title string, series []Series) error {
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n",
 		chartWidth, chartHeight, chartWidth, chartHeight)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", chartWidth, chartHeight)
-	fmt.Fprintf(&b, `<text x="%d" y="28" font-size="16" text-anchor="middle">%s</text>`+"\n", chartWidth/2, html.EscapeString(title))
+	// The first line of the title is the heading, the rest smaller.
+	for i, line := range strings.Split(title, "\n") {
+		size, y := 16, 26
+		if i > 0 {
+			size, y = 11, 30+14*i
+		}
+		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="%d" text-anchor="middle">%s</text>`+"\n", chartWidth/2, y, size, html.EscapeString(line))
+	}
 	// Grid and ticks.
 	for x := 0.0; x <= xMax+1e-9; x++ {
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#ddd"/>`+"\n", px(x), py(yMin), px(x), py(yMax))
