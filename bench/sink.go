@@ -54,18 +54,23 @@ type sinkTopic struct {
 	partitions []*sinkPartition
 }
 
-// sinkPartition: every field is guarded by mu.
+// sinkPartition: every field is guarded by mu. The retained batches sit
+// back to back in log, so a fetch answers with one sub-slice of it, copied
+// once into the response, as a broker's copy path reads a file once.
+// log is never written below len(log) while a fetch may hold a sub-slice:
+// appends go past the end, and dropping old batches moves the survivors
+// into a new slice.
 type sinkPartition struct {
 	mu             sync.Mutex
+	log            []byte
 	batches        []sinkBatch
-	retained       int64
 	logStartOffset int64
 	logEndOffset   int64
 }
 
 type sinkBatch struct {
 	baseOffset, endOffset int64 // endOffset: the offset after the batch's last record
-	data                  []byte
+	position, size        int   // where the batch sits in log
 }
 
 // Sink limits.
@@ -385,23 +390,34 @@ func (p *sinkPartition) append(records []byte, retainBytes int64) (baseOffset, l
 	for rest := records; len(rest) > 0; {
 		size := batchLengthFieldBytes + int(int32(binary.BigEndian.Uint32(rest[batchLengthAt:])))
 		records := int64(int32(binary.BigEndian.Uint32(rest[batchLastOffsetDelta:]))) + 1
-		b := sinkBatch{baseOffset: p.logEndOffset, endOffset: p.logEndOffset + records}
+		b := sinkBatch{baseOffset: p.logEndOffset, endOffset: p.logEndOffset + records, position: len(p.log), size: size}
 		if retainBytes > 0 {
-			b.data = append([]byte(nil), rest[:size]...)
-			binary.BigEndian.PutUint64(b.data, uint64(b.baseOffset))
+			p.log = append(p.log, rest[:size]...)
+			binary.BigEndian.PutUint64(p.log[b.position:], uint64(b.baseOffset))
 			p.batches = append(p.batches, b)
-			p.retained += int64(size)
 		}
 		p.logEndOffset = b.endOffset
 		rest = rest[size:]
 	}
-	drop := 0
-	for drop < len(p.batches) && p.retained > retainBytes {
-		p.retained -= int64(len(p.batches[drop].data))
-		drop++
-	}
-	if drop > 0 {
+	if int64(len(p.log)) > retainBytes {
+		// Keep the newest batches within half of retainBytes (so the copy
+		// happens once per half, not once per append), in a fresh slice:
+		// fetches may still be sending sub-slices of the old one.
+		drop := 0
+		for drop < len(p.batches) && int64(len(p.log)-p.batches[drop].position) > retainBytes/2 {
+			drop++
+		}
+		cut := len(p.log)
+		if drop < len(p.batches) {
+			cut = p.batches[drop].position
+		}
+		kept := make([]byte, len(p.log)-cut, 2*(len(p.log)-cut))
+		copy(kept, p.log[cut:])
+		p.log = kept
 		p.batches = append(p.batches[:0], p.batches[drop:]...)
+		for i := range p.batches {
+			p.batches[i].position -= cut
+		}
 	}
 	if len(p.batches) > 0 {
 		p.logStartOffset = p.batches[0].baseOffset
@@ -419,15 +435,17 @@ func (p *sinkPartition) read(offset int64, maxBytes int) (data []byte, logStartO
 	if offset < p.logStartOffset || offset > p.logEndOffset {
 		return nil, p.logStartOffset, p.logEndOffset, errOffsetOutOfRange
 	}
-	i := sort.Search(len(p.batches), func(i int) bool { return p.batches[i].endOffset > offset })
-	for ; i < len(p.batches); i++ {
-		b := p.batches[i].data
-		if len(data) > 0 && len(data)+len(b) > maxBytes {
-			break
-		}
-		data = append(data, b...)
+	first := sort.Search(len(p.batches), func(i int) bool { return p.batches[i].endOffset > offset })
+	if first == len(p.batches) {
+		return nil, p.logStartOffset, p.logEndOffset, 0
 	}
-	return data, p.logStartOffset, p.logEndOffset, 0
+	start := p.batches[first].position
+	end := start + p.batches[first].size
+	for i := first + 1; i < len(p.batches) && p.batches[i].position+p.batches[i].size-start <= maxBytes; i++ {
+		end = p.batches[i].position + p.batches[i].size
+	}
+	// Capacity cut to the length, so nothing appends into the log.
+	return p.log[start:end:end], p.logStartOffset, p.logEndOffset, 0
 }
 
 func (s *Sink) fetch(req *kmsg.FetchRequest) *kmsg.FetchResponse {
