@@ -23,10 +23,11 @@ import (
 
 const benchUsage = `usage:
   spool bench produce|e2e|ack|catchup [flags]   one workload, --runs times
-  spool bench compare --brokers B1,B2,... [flags] the same workload against each
+  spool bench compare WORKLOAD --brokers B1,B2,... [flags]
+                                               the same workload against each
                                                broker in turn, --rounds times,
                                                with medians and ratios
-  spool bench ceiling [flags]                  the workload (default produce)
+  spool bench ceiling [WORKLOAD] [flags]       the workload (default produce)
                                                against the in-memory sink: the
                                                harness's own ceiling
   spool bench chart --out FILE.svg [--title T] RESULT.json...
@@ -116,6 +117,11 @@ func benchCommand(args []string, stdout, stderr io.Writer) error {
 	}
 	command, args := args[0], args[1:]
 	var f benchFlags
+	// compare and ceiling name their workload, before or after the flags.
+	workload := ""
+	if (command == "compare" || command == "ceiling") && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		workload, args = args[0], args[1:]
+	}
 	// --spool.name=value settings are spool's, passed through as they are.
 	var rest []string
 	for _, arg := range args {
@@ -129,6 +135,15 @@ func benchCommand(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(rest); err != nil {
 		return err
 	}
+	positional := fs.Args()
+	if workload == "" && (command == "compare" || command == "ceiling") && len(positional) > 0 {
+		workload, positional = positional[0], positional[1:]
+	}
+	if command != "chart" && len(positional) > 0 {
+		// The flag package stops at the first argument that is not a
+		// flag; anything after it would be silently ignored.
+		return fmt.Errorf("bench %s: unexpected arguments %q (flags go before or after the workload, not after other words)", command, positional)
+	}
 	lingerGiven := false
 	fs.Visit(func(fl *flag.Flag) { lingerGiven = lingerGiven || fl.Name == "linger" })
 	if f.out == "" {
@@ -137,31 +152,34 @@ func benchCommand(args []string, stdout, stderr io.Writer) error {
 	if !f.quiet {
 		f.cfg.Progress = stderr
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	switch command {
+	case bench.WorkloadProduce, bench.WorkloadE2E, bench.WorkloadAck, bench.WorkloadCatchup:
+		workload = command
+	case "ceiling":
+		if workload == "" {
+			workload = bench.WorkloadProduce
+		}
+	case "compare":
+		if workload == "" {
+			return errors.New("compare: name the workload: spool bench compare produce|e2e|ack|catchup [flags]")
+		}
+	}
 	// Throughput batches: 5 ms of linger unless told otherwise. Latency
 	// workloads send each record as soon as the connection allows.
-	throughput := command == bench.WorkloadProduce || command == "ceiling" && (fs.Arg(0) == "" || fs.Arg(0) == bench.WorkloadProduce) ||
-		command == "compare" && fs.Arg(0) == bench.WorkloadProduce
-	if throughput && !lingerGiven {
+	if workload == bench.WorkloadProduce && !lingerGiven {
 		f.cfg.Linger = 5 * time.Millisecond
 	}
+	f.cfg.Workload = workload
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	switch command {
 	case "chart":
-		return benchChart(f, fs.Args(), stdout)
+		return benchChart(f, positional, stdout)
 	case bench.WorkloadProduce, bench.WorkloadE2E, bench.WorkloadAck, bench.WorkloadCatchup:
-		f.cfg.Workload = command
 		return benchRuns(ctx, f, []string{f.broker}, f.runs, stdout, stderr)
 	case "ceiling":
-		f.cfg.Workload = bench.WorkloadProduce
-		if w := fs.Arg(0); w != "" {
-			f.cfg.Workload = w
-		}
 		return benchRuns(ctx, f, []string{"sink"}, f.runs, stdout, stderr)
 	case "compare":
-		if f.cfg.Workload = fs.Arg(0); f.cfg.Workload == "" {
-			return errors.New("compare: name the workload: spool bench compare [flags] produce|e2e|ack|catchup")
-		}
 		return benchRuns(ctx, f, strings.Split(f.brokers, ","), f.rounds, stdout, stderr)
 	}
 	return fmt.Errorf("bench: unknown command %q\n\n%s", command, benchUsage)

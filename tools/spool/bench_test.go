@@ -70,8 +70,8 @@ func TestBenchAgainstSpool(t *testing.T) {
 func TestBenchCompare(t *testing.T) {
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	err := benchCommand([]string{"compare", "--brokers=spool+num.shards=1,sink", "--rounds=2", "--rate=500", "--warmup=200ms",
-		"--duration=500ms", "--acks=1", "--quiet", "--out", out, "ack"}, &stdout, &stderr)
+	err := benchCommand([]string{"compare", "ack", "--brokers=spool+num.shards=1,sink", "--rounds=2", "--rate=500", "--warmup=200ms",
+		"--duration=500ms", "--acks=1", "--quiet", "--out", out}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("%v\n%s%s", err, stdout.String(), stderr.String())
 	}
@@ -114,6 +114,8 @@ func TestBenchRejectsBadInput(t *testing.T) {
 		{"e2e", "--broker=sink", "--acks=0"},
 		{"compare", "--brokers=sink"},
 		{"chart", "--out", t.TempDir()},
+		{"e2e", "--broker=sink", "stray", "--rate=5"},
+		{"compare", "e2e", "--brokers=sink,sink", "extra"},
 		{"e2e", "--broker=spool", "--spool.no.such.setting=1"},
 	} {
 		var stdout, stderr bytes.Buffer
