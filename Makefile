@@ -16,7 +16,7 @@ CRASH_ITERATIONS ?= 300
 
 .PHONY: help
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
 build: ## build the one binary at bin/spool
@@ -48,6 +48,11 @@ bench: ## storage benchmarks, BENCHCOUNT runs each, fixed op counts (feed to ben
 	$(GO) test $(LDFLAGS) -run='^$$' -bench='LogAppend|ShardGroupCommit' -benchtime=1000x -count=$(BENCHCOUNT) ./engine/
 	$(GO) test $(LDFLAGS) -run='^$$' -bench='LogRead' -benchtime=200000x -count=$(BENCHCOUNT) ./engine/
 	$(GO) test $(LDFLAGS) -run='^$$' -bench=. -count=$(BENCHCOUNT) ./index/
+
+.PHONY: bench-broker
+bench-broker: build ## spool bench: e2e latency of spool, kfake and the harness's sink, alternating, 3 rounds (~2 min); results in bench-results/
+	./bin/spool bench compare --brokers spool,kfake,sink --rounds 3 --warmup 2s --duration 6s --rate 10000 e2e
+	./bin/spool bench compare --brokers spool,kfake,sink --rounds 3 --warmup 1s --duration 4s --record-size 1024 --acks 1 --producers 2 --inflight 5 produce
 
 .PHONY: interop
 interop: ## real-client interop: kcat, confluent-kafka and kafka-python (from Debian) against a real broker

@@ -3,6 +3,7 @@ module spool
 go 1.26.0
 
 require (
+	github.com/HdrHistogram/hdrhistogram-go v1.4.0
 	github.com/IBM/sarama v1.61.1
 	github.com/edsrzf/mmap-go v1.2.0
 	github.com/pawelgaczynski/giouring v0.0.0-20230826085535-69588b89acb9

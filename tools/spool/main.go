@@ -19,6 +19,10 @@ usage:
                        offsets and lag per partition
   spool produce --topic T [--key-separator :] [--acks all] < lines
   spool consume --topic T [--group G] [--from-beginning] [--max-records N]
+  spool bench produce|e2e|ack|catchup|compare|ceiling|chart [flags]
+                       the load harness: throughput and open-loop latency
+                       against an embedded spool, kfake, the harness's sink,
+                       or any Kafka broker (spool bench help)
   spool dump DIR       print the segments, batches and index entries of a
                        partition directory (changes nothing)
   spool verify DIR     check a data or partition directory offline: CRCs,
@@ -43,6 +47,8 @@ func main() {
 		err = produceCommand(os.Args[2:], os.Stdin, os.Stdout)
 	case "consume":
 		err = consumeCommand(os.Args[2:], os.Stdout)
+	case "bench":
+		err = benchCommand(os.Args[2:], os.Stdout, os.Stderr)
 	case "dump":
 		err = dump(os.Args[2:], os.Stdout)
 	case "verify":
