@@ -522,11 +522,17 @@ func (c *Coordinator) join(g *group, req *JoinRequest, now time.Time) (JoinResul
 	return JoinResult{}, c.park(g, m, now)
 }
 
+// updateMember takes the request's settings. The protocol metadata is
+// copied: a request's bytes belong to its connection's buffer, which the
+// next request overwrites.
 func (c *Coordinator) updateMember(m *member, req *JoinRequest) {
 	m.clientID, m.clientHost = req.ClientID, req.ClientHost
 	m.sessionTimeout, m.rebalanceTimeout = req.SessionTimeout, req.RebalanceTimeout
 	m.protocolType = req.ProtocolType
-	m.protocols = req.Protocols
+	m.protocols = make([]Protocol, len(req.Protocols))
+	for i, p := range req.Protocols {
+		m.protocols[i] = Protocol{Name: p.Name, Metadata: bytes.Clone(p.Metadata)}
+	}
 }
 
 func (c *Coordinator) addAndPark(g *group, req *JoinRequest, id string, now time.Time) (JoinResult, chan JoinResult) {
@@ -649,7 +655,7 @@ func (c *Coordinator) Sync(ctx context.Context, req SyncRequest) SyncResult {
 	m.syncWaiter = wait
 	if m.id == g.leader {
 		for id, mm := range g.members {
-			mm.assignment = req.Assignments[id]
+			mm.assignment = bytes.Clone(req.Assignments[id]) // the request's buffer is reused
 		}
 		generation := g.generation
 		g.mu.Unlock()

@@ -386,3 +386,22 @@ func TestConcurrentCommitsAndHeartbeats(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestBytesAreCopied: protocol metadata and assignments outlive the
+// request whose buffer carried them (netio reuses it for the next one).
+func TestRequestBytesAreCopied(t *testing.T) {
+	h := newHarness(t, Config{})
+	metadata := []byte("subscription")
+	req := joinReq("g", "")
+	req.RequireKnownMemberID = false
+	req.Protocols = []Protocol{{Name: "range", Metadata: metadata}}
+	r := h.c.Join(context.Background(), req)
+	assignment := []byte("assignment")
+	h.c.Sync(context.Background(), SyncRequest{Group: "g", MemberID: r.MemberID, Generation: r.Generation, Assignments: map[string][]byte{r.MemberID: assignment}})
+	copy(metadata, "XXXXXXXXXXXX")
+	copy(assignment, "XXXXXXXXXX")
+	d := h.c.Describe("g")
+	if string(d.Members[0].Metadata) != "subscription" || string(d.Members[0].Assignment) != "assignment" {
+		t.Fatalf("stored bytes changed with the request's: %q %q", d.Members[0].Metadata, d.Members[0].Assignment)
+	}
+}
