@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -37,6 +38,8 @@ type broker struct {
 	admin     *http.Server
 	adminAddr string
 	served    chan error
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // startBroker starts everything the properties describe. The Kafka
@@ -261,8 +264,13 @@ func (b *broker) metrics(w http.ResponseWriter, r *http.Request) {
 }
 
 // close stops the listeners, closes every log cleanly, and stops the
-// shards. Safe on a partly started broker.
+// shards. Safe on a partly started broker, and to call twice.
 func (b *broker) close() error {
+	b.closeOnce.Do(func() { b.closeErr = b.closeAll() })
+	return b.closeErr
+}
+
+func (b *broker) closeAll() error {
 	var errs []error
 	if b.kafka != nil {
 		b.kafka.Close()

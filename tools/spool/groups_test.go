@@ -434,6 +434,27 @@ func TestGroupCommitResumeAndRestart(t *testing.T) {
 	if err != nil || len(listed.Groups()) != 1 || listed.Groups()[0] != "resumers" {
 		t.Fatalf("ListGroups after restart: %v %v", listed.Groups(), err)
 	}
+
+	// OffsetDelete (the group has no members now) removes one
+	// partition's commit; the other stays, also after a restart.
+	deleted, err := adm.DeleteOffsets(ctxTimeout(t, 10*time.Second), "resumers", kadm.TopicsSet{topic: {0: {}}})
+	if err != nil || deleted.Error() != nil {
+		t.Fatalf("DeleteOffsets: %v %v", err, deleted.Error())
+	}
+	b.close()
+	b = groupBroker(t, dir)
+	defer b.close()
+	adm = kadm.NewClient(client(t, b))
+	left, err := adm.FetchOffsets(ctxTimeout(t, 10*time.Second), "resumers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := left.Lookup(topic, 0); ok {
+		t.Fatal("partition 0's commit survived OffsetDelete and a restart")
+	}
+	if o, ok := left.Lookup(topic, 1); !ok || o.At <= 0 {
+		t.Fatalf("partition 1's commit lost: %+v %v", o, ok)
+	}
 }
 
 // TestGroupErrors: bad requests get Kafka's codes and the group keeps
