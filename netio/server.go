@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"spool/internal/metrics"
@@ -30,8 +31,13 @@ const (
 	RequestTimeoutDefault = 30 * time.Second
 	// ConnectionsMaxDefault bounds open connections.
 	ConnectionsMaxDefault = 10_000
-	// inFlightMax bounds responses queued per connection.
+	// inFlightMax bounds responses queued per connection: requests read
+	// and not yet answered, deferred ones included.
 	inFlightMax = 16
+	// inFlightBytesMax bounds the request frames a connection's deferred
+	// responses keep (their records are still being appended); the reader
+	// waits for answers beyond it, except for a lone request.
+	inFlightBytesMax = 64 << 20
 	// frameGrowBytes is how much a frame buffer grows per read while a
 	// large frame arrives, so memory follows the bytes received rather
 	// than the size the peer announced.
@@ -173,6 +179,11 @@ type connection struct {
 	buffers   net.Buffers
 	pending   [][]byte
 	copyBuf   []byte
+
+	// Frames held by deferred responses, and spare frames they returned.
+	heldBytes atomic.Int64
+	released  chan struct{} // a held frame came back
+	spares    chan []byte
 }
 
 func (s *Server) serveConn(conn net.Conn) {
@@ -191,6 +202,8 @@ func (s *Server) serveConn(conn net.Conn) {
 		conn:      conn,
 		responses: make(chan *wire.Response, inFlightMax),
 		free:      make(chan *wire.Response, inFlightMax+1),
+		released:  make(chan struct{}, 1),
+		spares:    make(chan []byte, inFlightMax),
 	}
 	for i := 0; i < inFlightMax+1; i++ {
 		c.free <- &wire.Response{}
@@ -226,6 +239,13 @@ func (c *connection) readLoop(ctx context.Context) {
 			c.server.cfg.Logger.Debug("closing connection: frame size out of bounds", "remote", c.conn.RemoteAddr().String(), "size", size)
 			return
 		}
+		for held := c.heldBytes.Load(); held > 0 && held+size > inFlightBytesMax; held = c.heldBytes.Load() {
+			select {
+			case <-c.released:
+			case <-ctx.Done():
+				return
+			}
+		}
 		c.conn.SetReadDeadline(time.Now().Add(c.server.cfg.RequestTimeout))
 		frame, err := c.readFrame(int(size))
 		if err != nil {
@@ -243,7 +263,17 @@ func (c *connection) readLoop(ctx context.Context) {
 			resp.Release()
 			return
 		}
-		if cap(c.frame) > frameKeepBytes {
+		if resp.Deferred() {
+			// The shards still read this frame: the response keeps it
+			// and the next request gets a spare.
+			resp.AdoptFrame(c.frame)
+			c.heldBytes.Add(int64(cap(c.frame)))
+			select {
+			case c.frame = <-c.spares:
+			default:
+				c.frame = nil
+			}
+		} else if cap(c.frame) > frameKeepBytes {
 			c.frame = nil
 		}
 		if resp.NoReply() {
@@ -254,6 +284,7 @@ func (c *connection) readLoop(ctx context.Context) {
 		select {
 		case c.responses <- resp:
 		case <-ctx.Done():
+			c.complete(resp) // the shards may still read its frame
 			resp.Release()
 			return
 		}
@@ -271,6 +302,19 @@ func (c *connection) handle(ctx context.Context, frame []byte, resp *wire.Respon
 		}
 	}()
 	return c.server.handler.Handle(ctx, frame, resp)
+}
+
+// complete runs a deferred response's second half, turning a panic into
+// a closed connection as handle does.
+func (c *connection) complete(resp *wire.Response) (err error) {
+	defer func() {
+		if recovered := recover(); recovered != nil {
+			c.server.cfg.Logger.Error("deferred response panicked; closing the connection", "remote", c.conn.RemoteAddr().String(), "panic", recovered, "stack", string(debug.Stack()))
+			err = fmt.Errorf("deferred response panic: %v", recovered)
+		}
+	}()
+	resp.Complete()
+	return nil
 }
 
 // readFrame reads size bytes into the connection's frame buffer, growing it
@@ -306,6 +350,26 @@ func (c *connection) readFrame(size int) ([]byte, error) {
 func (c *connection) writeLoop(cancel context.CancelFunc) {
 	failed := false
 	for resp := range c.responses {
+		// Always complete, even after a failed write: the deferred part
+		// waits until the shards are done with the frame.
+		if err := c.complete(resp); err != nil && !failed {
+			failed = true
+			cancel()
+			c.conn.Close()
+		}
+		if frame := resp.TakeFrame(); frame != nil {
+			c.heldBytes.Add(-int64(cap(frame)))
+			if cap(frame) <= frameKeepBytes {
+				select {
+				case c.spares <- frame[:0]:
+				default:
+				}
+			}
+			select {
+			case c.released <- struct{}{}:
+			default:
+			}
+		}
 		if !failed {
 			c.conn.SetWriteDeadline(time.Now().Add(c.server.cfg.RequestTimeout))
 			if err := c.write(resp); err != nil {

@@ -17,7 +17,9 @@ package wire
 // per record.
 //
 // acks=0 gets no response; acks=1 is answered after the append; acks=all
-// (-1) after a sync covers the batch (group commit). Idempotent batches
+// (-1) after a sync covers the batch (group commit). The wait happens in
+// the response's deferred part (Response.Complete, run by netio's writer in
+// order), so a connection's next request is read and submitted meanwhile. Idempotent batches
 // (producer id ≥ 0) are checked by the log: a retry of one of the
 // producer's last five batches is answered with its original offset and
 // not appended again; a gap answers OUT_OF_ORDER_SEQUENCE_NUMBER, an old
@@ -85,27 +87,42 @@ func handleProduce(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Re
 		}
 		kresp.Topics = append(kresp.Topics, topicResponse)
 	}
-	for _, pp := range pending {
-		partitionResponse := &kresp.Topics[pp.topic].Partitions[pp.partition]
-		base, appendTime, err := pp.wait()
-		partitionResponse.BaseOffset = int64(base)
-		partitionResponse.LogAppendTime = appendTime
-		partitionResponse.LogStartOffset = int64(pp.log.LogStartOffset())
-		partitionResponse.ErrorCode = errorCode(err)
-		if err != nil {
-			partitionResponse.BaseOffset = -1
-			partitionResponse.ErrorMessage = errorMessage(err)
-			if partitionResponse.ErrorCode == kerr.UnknownServerError.Code {
-				s.logger.Error("produce", "topic", kresp.Topics[pp.topic].Topic, "partition", partitionResponse.Partition, "error", err)
+	finish := func(resp *Response) {
+		for _, pp := range pending {
+			partitionResponse := &kresp.Topics[pp.topic].Partitions[pp.partition]
+			base, appendTime, err := pp.wait()
+			partitionResponse.BaseOffset = int64(base)
+			partitionResponse.LogAppendTime = appendTime
+			partitionResponse.LogStartOffset = int64(pp.log.LogStartOffset())
+			partitionResponse.ErrorCode = errorCode(err)
+			if err != nil {
+				partitionResponse.BaseOffset = -1
+				partitionResponse.ErrorMessage = errorMessage(err)
+				if partitionResponse.ErrorCode == kerr.UnknownServerError.Code {
+					s.logger.Error("produce", "topic", kresp.Topics[pp.topic].Topic, "partition", partitionResponse.Partition, "error", err)
+				}
 			}
 		}
+		s.encode(h, kresp, resp)
 	}
-	if r.Acks == 0 {
+	switch {
+	case r.Acks == 0:
+		// No answer; wait for the appends only because the records are
+		// still read from the request frame.
+		for _, pp := range pending {
+			pp.wait()
+		}
 		resp.reset()
 		resp.noReply = true
-		return nil
+	case len(pending) == 0:
+		finish(resp)
+	default:
+		// Answer later, in order: the connection reads its next request
+		// (whose batches queue behind these on the shards) while these
+		// are appended and synced, so pipelined acks=all requests share
+		// group commits instead of waiting one fsync each.
+		resp.deferTo(finish)
 	}
-	s.encode(h, kresp, resp)
 	return nil
 }
 

@@ -64,6 +64,7 @@ func TestProduceAllocationsDoNotGrowWithRecords(t *testing.T) {
 			if err := server.Handle(context.Background(), frame, &resp); err != nil {
 				t.Fatal(err)
 			}
+			resp.Complete()
 		})
 	}
 	one, many := measure(1), measure(500)

@@ -67,6 +67,7 @@ func FuzzHandle(f *testing.F) {
 			resp.Release()
 			return
 		}
+		resp.Complete()
 		total := int64(0)
 		resp.Each(func(b []byte, e segment.Extent) error {
 			total += int64(len(b)) + e.Length

@@ -16,6 +16,46 @@ type Response struct {
 	parts   []part
 	reads   []engine.ReadResult // segments held until the response is sent
 	noReply bool
+
+	// deferred, when set, completes the response later: the handler has
+	// handed its work off (Produce: batches submitted to their shards) and
+	// deferred waits for it and encodes. netio's writer calls Complete, in
+	// order, while its reader goes on to the next request.
+	deferred func(*Response)
+	// frame is the request frame a deferred response keeps until it is
+	// complete: the shards read the records straight from it.
+	frame []byte
+}
+
+// Deferred reports that the response must be completed (Complete) before
+// it is written.
+func (r *Response) Deferred() bool { return r.deferred != nil }
+
+// Complete runs the deferred part of the handler (waiting for the work it
+// handed off) and encodes the response. It may block. Writer only.
+func (r *Response) Complete() {
+	deferred := r.deferred
+	r.deferred = nil
+	if deferred != nil {
+		deferred(r)
+	}
+}
+
+// AdoptFrame gives the response the request frame its deferred part still
+// reads; TakeFrame returns it once the response is complete.
+func (r *Response) AdoptFrame(frame []byte) { r.frame = frame }
+
+// TakeFrame hands back the adopted frame (nil if none).
+func (r *Response) TakeFrame() []byte {
+	frame := r.frame
+	r.frame = nil
+	return frame
+}
+
+// deferTo makes finish complete the response later (see Deferred).
+func (r *Response) deferTo(finish func(*Response)) {
+	r.reset()
+	r.deferred = finish
 }
 
 // part is a byte range of buf or a file extent.

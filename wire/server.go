@@ -92,9 +92,17 @@ func (s *Server) Handle(ctx context.Context, frame []byte, resp *Response) error
 	}
 	started := time.Now()
 	err = a.handle(s, ctx, &header, req, resp)
-	if header.APIKey >= 0 && int(header.APIKey) < metrics.APIKeysMax {
-		metrics.Requests[header.APIKey].Observe(time.Since(started))
+	if header.APIKey < 0 || int(header.APIKey) >= metrics.APIKeysMax {
+		return err
 	}
+	if finish := resp.deferred; finish != nil {
+		resp.deferred = func(r *Response) {
+			finish(r)
+			metrics.Requests[header.APIKey].Observe(time.Since(started))
+		}
+		return err
+	}
+	metrics.Requests[header.APIKey].Observe(time.Since(started))
 	return err
 }
 
