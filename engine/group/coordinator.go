@@ -174,13 +174,23 @@ func (c *Coordinator) dropIfUnused(g *group) {
 	}
 }
 
-// storeGroup appends the group's current metadata. Called without g.mu.
-func (c *Coordinator) storeGroup(g *group) error {
+// lockForStore takes, in order, the locks a write of the group's own
+// records needs short of g.mu: its partition's store lock (shared) and the
+// group's store lock. It returns their release.
+func (c *Coordinator) lockForStore(g *group) (unlock func()) {
 	part := &c.store.parts[g.partition]
 	part.mu.RLock()
-	defer part.mu.RUnlock()
 	g.storeMu.Lock()
-	defer g.storeMu.Unlock()
+	return func() {
+		g.storeMu.Unlock()
+		part.mu.RUnlock()
+	}
+}
+
+// storeGroup appends the group's current metadata. Called without g.mu.
+func (c *Coordinator) storeGroup(g *group) error {
+	unlock := c.lockForStore(g)
+	defer unlock()
 	g.mu.Lock()
 	if g.state == Dead {
 		g.mu.Unlock()
@@ -504,11 +514,8 @@ func (c *Coordinator) Delete(groupID string) error {
 	if g == nil {
 		return ErrGroupNotFound
 	}
-	part := &c.store.parts[g.partition]
-	part.mu.RLock()
-	defer part.mu.RUnlock()
-	g.storeMu.Lock()
-	defer g.storeMu.Unlock()
+	unlock := c.lockForStore(g)
+	defer unlock()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	switch {
@@ -555,9 +562,7 @@ func (c *Coordinator) expireOffsets(now time.Time) {
 		return
 	}
 	for _, g := range c.snapshot() {
-		part := &c.store.parts[g.partition]
-		part.mu.RLock()
-		g.storeMu.Lock()
+		unlock := c.lockForStore(g)
 		g.mu.Lock()
 		if g.state == Empty && len(g.pending) == 0 {
 			var records []segment.KeyValue
@@ -587,8 +592,7 @@ func (c *Coordinator) expireOffsets(now time.Time) {
 			}
 		}
 		g.mu.Unlock()
-		g.storeMu.Unlock()
-		part.mu.RUnlock()
+		unlock()
 	}
 }
 

@@ -30,6 +30,17 @@ func clientFlags(name string) (*flag.FlagSet, *string) {
 	return fs, bootstrap
 }
 
+// adminSession is an admin client of the broker at bootstrap and the
+// deadline (30 s) its command works within; done releases both.
+func adminSession(bootstrap string) (*kadm.Client, context.Context, func(), error) {
+	c, err := kgo.NewClient(kgo.SeedBrokers(bootstrap))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	return kadm.NewClient(c), ctx, func() { cancel(); c.Close() }, nil
+}
+
 func topicCommand(args []string, w io.Writer) error {
 	if len(args) == 0 {
 		return errors.New("usage: spool topic create|list|describe|delete [flags] [TOPIC]")
@@ -41,14 +52,11 @@ func topicCommand(args []string, w io.Writer) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	c, err := kgo.NewClient(kgo.SeedBrokers(*bootstrap))
+	admin, ctx, done, err := adminSession(*bootstrap)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	admin := kadm.NewClient(c)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	defer done()
 	switch args[0] {
 	case "create":
 		if fs.NArg() != 1 {

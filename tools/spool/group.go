@@ -5,7 +5,6 @@ package main
 // it works against any Kafka broker too).
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -26,14 +25,11 @@ func groupCommand(args []string, w io.Writer) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	c, err := kgo.NewClient(kgo.SeedBrokers(*bootstrap))
+	admin, ctx, done, err := adminSession(*bootstrap)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	admin := kadm.NewClient(c)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	defer done()
 	switch args[0] {
 	case "list":
 		listed, err := admin.ListGroups(ctx)
