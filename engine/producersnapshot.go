@@ -89,6 +89,11 @@ func encodeProducerSnapshot(dst []byte, p *producerState, covered Offset) []byte
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
+	size := snapshotHeaderBytes
+	for _, e := range p.byID {
+		size += snapshotEntryFixedBytes + e.count*snapshotBatchBytes
+	}
+	dst = slices.Grow(dst, size)
 	start := len(dst)
 	dst = append(dst, snapshotMagic...)
 	dst = binary.BigEndian.AppendUint16(dst, snapshotVersion)
