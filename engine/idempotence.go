@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"spool/segment"
@@ -179,8 +180,8 @@ func (p *producerState) expire(nowMillis int64) {
 //  1. delete the snapshots above the log end offset, durably: they describe
 //     batches the log no longer holds;
 //  2. load the newest snapshot that decodes (a corrupt one is reported
-//     loudly, counted in CorruptSnapshots, deleted, and the next older one
-//     tried);
+//     loudly, counted in CorruptSnapshots and deleted, an unreadable one
+//     reported; either way the next older one is tried);
 //  3. replay the batch headers from its offset to the log end offset, or,
 //     without a usable snapshot, walk the segments written within
 //     producerExpiryMillis;
@@ -199,8 +200,8 @@ func (l *Log) loadProducers() error {
 	// 2.
 	var state *producerState
 	from := Offset(-1)
-	for len(l.snapshots) > 0 && state == nil {
-		offset := l.snapshots[len(l.snapshots)-1]
+	for i := len(l.snapshots) - 1; i >= 0 && state == nil; i-- {
+		offset := l.snapshots[i]
 		path := filepath.Join(l.dir, snapshotFileName(offset))
 		data, err := readProducerSnapshot(path)
 		if err == nil {
@@ -210,14 +211,20 @@ func (l *Log) loadProducers() error {
 				state, err = nil, fmt.Errorf("%w: covers offset %d but is named for %d", errSnapshot, covered, offset)
 			}
 		}
-		if err == nil {
+		switch {
+		case err == nil:
 			from = offset
-			break
+		case errors.Is(err, errSnapshot):
+			l.corruptSnapshots.Add(1)
+			l.logger.Error("PRODUCER SNAPSHOT CORRUPTION: ignoring and deleting it; the state is rebuilt from the log", "snapshot", path, "error", err)
+			l.removeProducerSnapshot(offset)
+			l.snapshots = slices.Delete(l.snapshots, i, i+1)
+		default:
+			// Unreadable rather than corrupt (an I/O error): not used,
+			// but kept in the list, so that a truncation below it still
+			// deletes it, and on disk for an operator to look at.
+			l.logger.Warn("could not read a producer snapshot; ignoring it", "snapshot", path, "error", err)
 		}
-		l.corruptSnapshots.Add(1)
-		l.logger.Error("PRODUCER SNAPSHOT CORRUPTION: ignoring and deleting it; the state is rebuilt from the log", "snapshot", path, "error", err)
-		l.removeProducerSnapshot(offset)
-		l.snapshots = l.snapshots[:len(l.snapshots)-1]
 	}
 	// 3.
 	replayed := int64(0)

@@ -462,3 +462,40 @@ func FuzzProducerSnapshot(f *testing.F) {
 		}
 	})
 }
+
+// An unreadable snapshot (here a directory under a snapshot's name) is not
+// corruption: it is skipped, not counted, and kept in the list, so a
+// truncation below it still removes it.
+func TestProducerSnapshotUnreadable(t *testing.T) {
+	dir := t.TempDir()
+	l := mustOpen(t, dir, smallConfig())
+	p := &testProducer{id: 4}
+	for i := 0; i < 3; i++ {
+		p.send(t, l)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	good := l.LogEndOffset()
+	l = mustOpen(t, dir, smallConfig())
+	for i := 0; i < 3; i++ {
+		p.send(t, l)
+	}
+	unreadable := l.LogEndOffset()
+	stopUncleanly(l)
+	if err := os.Mkdir(filepath.Join(dir, snapshotFileName(unreadable)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l = mustOpen(t, dir, smallConfig())
+	defer l.Close()
+	if l.CorruptSnapshots() != 0 || l.producersReplayed != 3 || !slices.Equal(l.snapshots, []Offset{good, unreadable}) {
+		t.Fatalf("%d corrupt, %d replayed, snapshots %v; want 0, 3, [%d %d]", l.CorruptSnapshots(), l.producersReplayed, l.snapshots, good, unreadable)
+	}
+	p.expectRetryDeduplicated(t, l, 5)
+	if _, err := l.TruncateTo(p.sent[4].BaseOffset); err != nil {
+		t.Fatal(err)
+	}
+	if got := snapshotsOnDisk(t, dir); !slices.Equal(got, []Offset{good}) {
+		t.Fatalf("snapshots after the cut: %v, want [%d]", got, good)
+	}
+}
