@@ -49,16 +49,17 @@ func (l *Log) Append(b []byte, leaderEpoch int32) (AppendInfo, error) {
 	if duplicate != nil {
 		return AppendInfo{BaseOffset: duplicate.baseOffset, LastOffset: duplicate.lastOffset, LogStartOffset: l.LogStartOffset(), RecordCount: h.RecordCount, Header: h, Duplicate: true, LogAppendTime: -1}, nil
 	}
-	info, err := l.appendValid(b, &h, l.LogEndOffset(), leaderEpoch)
+	now := l.cfg.Now()
+	info, err := l.appendValid(b, &h, l.LogEndOffset(), leaderEpoch, now)
 	if err == nil {
-		l.producers.record(&h)
+		l.producers.record(&h, now)
 	}
 	return info, err
 }
 
-// appendValid appends a validated batch at offset base.
-func (l *Log) appendValid(b []byte, h *segment.Header, base Offset, leaderEpoch int32) (AppendInfo, error) {
-	now := l.cfg.Now()
+// appendValid appends a validated batch at offset base, at now
+// (milliseconds).
+func (l *Log) appendValid(b []byte, h *segment.Header, base Offset, leaderEpoch int32, now int64) (AppendInfo, error) {
 	appendTime := int64(-1)
 	if l.cfg.LogAppendTime && !h.LogAppendTime() {
 		segment.StampLogAppendTime(b, h, now)
@@ -128,7 +129,9 @@ func (l *Log) Flush() error {
 //     and the next append tries again);
 //  3. publish the new segment list;
 //  4. move the recovery point to the new segment's base and write it
-//     durably: every segment below it is now sealed and synced.
+//     durably: every segment below it is now sealed and synced;
+//  5. snapshot the idempotent producers' state at the new segment's base
+//     (a failure is logged, not fatal: see writeProducerSnapshot).
 //
 // Writer only.
 func (l *Log) Roll() error {
@@ -165,6 +168,8 @@ func (l *Log) Roll() error {
 	if err := writeOffsetFile(filepath.Join(l.dir, recoveryPointFileName), l.recoveryPoint); err != nil {
 		return l.fail(err)
 	}
+	// 5.
+	l.writeProducerSnapshot()
 	return nil
 }
 
@@ -195,10 +200,12 @@ func (l *Log) EpochHistory() []EpochEntry { return l.epochs.snapshot() }
 
 // Close shuts the log down cleanly, in this order:
 //  1. sync the active segment and seal it (file and indexes cut to size);
-//  2. write the recovery point (the log end offset);
-//  3. write the clean-shutdown marker, durably, last: its presence promises
+//  2. snapshot the idempotent producers' state at the log end offset, so
+//     the next open replays nothing (a failure is logged, not fatal);
+//  3. write the recovery point (the log end offset);
+//  4. write the clean-shutdown marker, durably, last: its presence promises
 //     that every file is cut to its valid size;
-//  4. close the segments.
+//  5. close the segments.
 //
 // A failed log skips the marker, so the next open scans. Writer only, after
 // readers are gone.
@@ -216,16 +223,20 @@ func (l *Log) Close() error {
 		}
 		// 2.
 		if err == nil {
-			err = writeOffsetFile(filepath.Join(l.dir, recoveryPointFileName), l.LogEndOffset())
+			l.writeProducerSnapshot()
 		}
 		// 3.
+		if err == nil {
+			err = writeOffsetFile(filepath.Join(l.dir, recoveryPointFileName), l.LogEndOffset())
+		}
+		// 4.
 		if err == nil {
 			err = segment.WriteFileAtomic(filepath.Join(l.dir, cleanShutdownFileName), []byte("clean\n"))
 		}
 	} else {
 		err = l.Err()
 	}
-	// 4.
+	// 5.
 	for _, s := range l.segments.Load().segments {
 		s.Close()
 	}

@@ -1,9 +1,13 @@
 package engine
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/rand"
+	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
 	"testing"
 
 	"spool/internal/batchtest"
@@ -136,5 +140,120 @@ func BenchmarkLogRead(b *testing.B) {
 			b.Fatal(err)
 		}
 		r.Release()
+	}
+}
+
+// BenchmarkOpenProducerState measures OpenLog of a cleanly closed partition
+// holding SPOOL_BENCH_OPEN_BYTES (default 1 GiB) of recent small idempotent
+// batches (one 200-byte record each, 1000 producers) in 9 segments,
+// three ways: with the close's snapshot at the log end (nothing replayed),
+// with only the last roll's snapshot (the active segment replayed, as after
+// a crash), and with no snapshot (the walk of every recent segment, as on
+// the first start after upgrading). Segments are 2/17 of the total (120
+// MiB for 1 GiB), so the active one is about half full. The page cache holds the files: this is
+// the CPU and page-fault cost of the walk, not the cost of reading it from
+// disk. Reproduce with:
+//
+//	go test -ldflags=-checklinkname=0 -run='^$' -bench=OpenProducerState -benchtime=3x -count=3 ./engine/
+func BenchmarkOpenProducerState(b *testing.B) {
+	total := int64(1 << 30)
+	if v := os.Getenv("SPOOL_BENCH_OPEN_BYTES"); v != "" {
+		total, _ = strconv.ParseInt(v, 10, 64)
+	}
+	cfg := LogConfig{
+		Segment:         segment.Config{SegmentBytes: max(total*2/17, 1<<20)},
+		RetentionMillis: -1,
+		RetentionBytes:  -1,
+	}
+	dir := b.TempDir()
+	l, err := OpenLog(dir, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const producers = 1000
+	templates := make([][]byte, producers)
+	for i := range templates {
+		templates[i] = batchtest.BuildWith([]batchtest.Record{{Value: make([]byte, 200), Timestamp: 1}}, batchtest.Options{ProducerID: int64(i), BaseSequence: 0})
+	}
+	written := int64(0)
+	for sequence := int32(0); written < total; sequence++ {
+		for _, batch := range templates {
+			binary.BigEndian.PutUint32(batch[53:], uint32(sequence)) // baseSequence
+			batchtest.Reseal(batch)
+			if _, err := l.Append(batch, 0); err != nil {
+				b.Fatal(err)
+			}
+			written += int64(len(batch))
+		}
+	}
+	batches := l.LogEndOffset()
+	if err := l.Close(); err != nil {
+		b.Fatal(err)
+	}
+	snapshots, err := listProducerSnapshots(dir)
+	if err != nil || len(snapshots) != snapshotsKept {
+		b.Fatalf("snapshots %v %v", snapshots, err)
+	}
+	open := func(b *testing.B, prepare func()) {
+		b.ReportMetric(float64(total)/(1<<20), "MiB")
+		var replayed int64
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			prepare()
+			b.StartTimer()
+			l, err := OpenLog(dir, cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			replayed = l.producersReplayed
+			if len(l.producers.byID) != producers {
+				b.Fatalf("%d producers loaded, want %d", len(l.producers.byID), producers)
+			}
+			if err := l.Close(); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(replayed), "batches-replayed")
+	}
+	b.Logf("%d batches, snapshots at %v", batches, snapshots)
+	b.Run("snapshot-at-end", func(b *testing.B) { open(b, func() {}) })
+	b.Run("snapshot-at-roll", func(b *testing.B) {
+		open(b, func() { os.Remove(filepath.Join(dir, snapshotFileName(batches))) })
+	})
+	b.Run("walk", func(b *testing.B) {
+		open(b, func() {
+			for _, offset := range snapshots {
+				os.Remove(filepath.Join(dir, snapshotFileName(offset)))
+			}
+		})
+	})
+}
+
+// BenchmarkProducerSnapshotWrite measures what a roll adds: encoding and
+// durably writing the snapshot of a partition with producersPerLogMax
+// producers, each with a full window.
+func BenchmarkProducerSnapshotWrite(b *testing.B) {
+	l, err := OpenLog(b.TempDir(), LogConfig{RetentionMillis: -1, RetentionBytes: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	offset := Offset(0)
+	for id := int64(0); id < producersPerLogMax; id++ {
+		for sequence := int32(0); sequence < producerBatchesKept; sequence++ {
+			h := segment.Header{BaseOffset: offset, ProducerID: id, BaseSequence: sequence, RecordCount: 1}
+			l.producers.record(&h, 1)
+			offset++
+		}
+	}
+	b.SetBytes(int64(len(encodeProducerSnapshot(nil, l.producers, offset))))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		// Each write covers a new offset, as each roll does.
+		l.logEndOffset.Store(int64(offset) + int64(i) + 1)
+		l.writeProducerSnapshot()
 	}
 }

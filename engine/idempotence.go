@@ -3,8 +3,11 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
+	"path/filepath"
+	"slices"
 	"time"
 
 	"spool/segment"
@@ -17,13 +20,21 @@ import (
 // appended and is answered with the original offsets instead of being
 // appended again. Writer-owned, like the rest of the write path.
 //
-// The state is rebuilt at open by walking the batch headers of the
-// segments that may hold live producers: those written to within
-// producerExpiryMillis (Kafka's producer.id.expiration.ms default), judged
-// by the file's modification time, not by record timestamps, which the
-// producer chooses. A producer idle for longer is forgotten, as Kafka
-// forgets it, and its next batch is accepted at any sequence (an unknown
-// producer is never refused: KIP-360's leniency).
+// The state survives a restart as Kafka's does, by snapshot and replay
+// (producersnapshot.go holds the format): at each roll and at a clean close
+// the writer saves the state covering every batch below the log end
+// offset; at open the newest sound snapshot at or below the recovered log
+// end offset is loaded and the batch headers after it are replayed. With no
+// usable snapshot (a directory from before snapshots, or a corrupt one) the
+// state is rebuilt by walking the headers of the segments written to within
+// producerExpiryMillis, judged by the file's modification time.
+//
+// Each producer carries the wall-clock time of its last append (the
+// broker's clock, not record timestamps, which the producer chooses); one
+// idle for longer than producerExpiryMillis (Kafka's
+// producer.id.expiration.ms default) is dropped at load, as Kafka forgets
+// it, and its next batch is accepted at any sequence (an unknown producer
+// is never refused: KIP-360's leniency).
 
 // Limits of the producer state.
 const (
@@ -51,9 +62,12 @@ type producerBatch struct {
 type producerEntry struct {
 	epoch    int16
 	batches  [producerBatchesKept]producerBatch
-	count    int // batches held, up to producerBatchesKept
-	newest   int // index of the newest batch in batches
-	lastUsed uint64
+	count    int    // batches held, up to producerBatchesKept
+	newest   int    // index of the newest batch in batches
+	lastUsed uint64 // p.clock at its last batch: the LRU order
+	// lastWriteMillis is the broker's clock at its last append (for a
+	// replayed batch, its segment file's modification time).
+	lastWriteMillis int64
 }
 
 type producerState struct {
@@ -113,8 +127,9 @@ func (p *producerState) check(h *segment.Header) (*producerBatch, error) {
 	return nil, nil
 }
 
-// record remembers an appended (or replayed) idempotent batch.
-func (p *producerState) record(h *segment.Header) {
+// record remembers an appended (or replayed) idempotent batch, written at
+// nowMillis.
+func (p *producerState) record(h *segment.Header, nowMillis int64) {
 	if h.ProducerID < 0 || h.BaseSequence < 0 {
 		return
 	}
@@ -131,6 +146,7 @@ func (p *producerState) record(h *segment.Header) {
 		*e = producerEntry{epoch: h.ProducerEpoch}
 	}
 	e.lastUsed = p.clock
+	e.lastWriteMillis = nowMillis
 	if e.count > 0 {
 		e.newest = (e.newest + 1) % producerBatchesKept
 	}
@@ -149,22 +165,144 @@ func (p *producerState) evictOldest() {
 	delete(p.byID, oldestID)
 }
 
-// rebuildProducers walks the batch headers of the segments that may hold
-// live producers and rebuilds the state. Writer only.
-func (l *Log) rebuildProducers() {
-	l.producers = newProducerState()
-	now := time.Now()
-	for _, s := range l.segments.Load().segments {
-		if info, err := os.Stat(s.Path()); err == nil && now.Sub(info.ModTime()) > producerExpiryMillis*time.Millisecond {
+// expire forgets the producers whose last append is more than
+// producerExpiryMillis before nowMillis.
+func (p *producerState) expire(nowMillis int64) {
+	for id, e := range p.byID {
+		if nowMillis-e.lastWriteMillis > producerExpiryMillis {
+			delete(p.byID, id)
+		}
+	}
+}
+
+// loadProducers sets the idempotent producers' state for the log as it is
+// now (at open, after recovery, and after a truncation), in this order:
+//  1. delete the snapshots above the log end offset, durably: they describe
+//     batches the log no longer holds;
+//  2. load the newest snapshot that decodes (a corrupt one is reported
+//     loudly, counted in CorruptSnapshots and deleted, an unreadable one
+//     reported; either way the next older one is tried);
+//  3. replay the batch headers from its offset to the log end offset, or,
+//     without a usable snapshot, walk the segments written within
+//     producerExpiryMillis;
+//  4. drop the producers idle for longer than producerExpiryMillis.
+//
+// It sets l.producersReplayed to the number of batch headers read. Writer
+// only.
+func (l *Log) loadProducers() error {
+	started := time.Now()
+	now := l.cfg.Now()
+	end := l.LogEndOffset()
+	// 1.
+	if err := l.removeProducerSnapshotsAbove(end); err != nil {
+		return err
+	}
+	// 2.
+	var state *producerState
+	from := Offset(-1)
+	for i := len(l.snapshots) - 1; i >= 0 && state == nil; i-- {
+		offset := l.snapshots[i]
+		path := filepath.Join(l.dir, snapshotFileName(offset))
+		data, err := readProducerSnapshot(path)
+		if err == nil {
+			var covered Offset
+			state, covered, err = decodeProducerSnapshot(data)
+			if err == nil && covered != offset {
+				state, err = nil, fmt.Errorf("%w: covers offset %d but is named for %d", errSnapshot, covered, offset)
+			}
+		}
+		switch {
+		case err == nil:
+			from = offset
+		case errors.Is(err, errSnapshot):
+			l.corruptSnapshots.Add(1)
+			l.logger.Error("PRODUCER SNAPSHOT CORRUPTION: ignoring and deleting it; the state is rebuilt from the log", "snapshot", path, "error", err)
+			l.removeProducerSnapshot(offset)
+			l.snapshots = slices.Delete(l.snapshots, i, i+1)
+		default:
+			// Unreadable rather than corrupt (an I/O error): not used,
+			// but kept in the list, so that a truncation below it still
+			// deletes it, and on disk for an operator to look at.
+			l.logger.Warn("could not read a producer snapshot; ignoring it", "snapshot", path, "error", err)
+		}
+	}
+	// 3.
+	replayed := int64(0)
+	if state != nil {
+		l.producers = state
+		replayed = l.replayProducers(from, func(*segment.Segment) bool { return true })
+	} else {
+		l.producers = newProducerState()
+		replayed = l.replayProducers(0, func(s *segment.Segment) bool {
+			info, err := os.Stat(s.Path())
+			return err != nil || now-info.ModTime().UnixMilli() <= producerExpiryMillis
+		})
+	}
+	l.producersReplayed = replayed
+	// 4.
+	l.producers.expire(now)
+	l.logger.Debug("producer state loaded", "snapshot", from, "batches_replayed", replayed, "producers", len(l.producers.byID), "elapsed", time.Since(started))
+	return nil
+}
+
+// readProducerSnapshot reads a snapshot file, refusing one larger than any
+// valid snapshot before allocating for it.
+func readProducerSnapshot(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if info.Size() > snapshotBytesMax {
+		return nil, fmt.Errorf("%w: %d bytes, more than %d producers can fill", errSnapshot, info.Size(), producersPerLogMax)
+	}
+	data := make([]byte, info.Size())
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// replayProducers records the idempotent batches from offset from to the
+// log end offset, in the segments walk accepts, and returns how many batch
+// headers it read. A replayed batch counts as written at its segment
+// file's modification time: the latest it can have been appended. Writer
+// only.
+func (l *Log) replayProducers(from Offset, walk func(*segment.Segment) bool) int64 {
+	list := l.segments.Load()
+	replayed := int64(0)
+	for _, s := range list.segments[list.find(from):] {
+		if s.NextOffset() <= from || s.Size() == 0 || !walk(s) {
 			continue
 		}
-		for position := int64(0); position < s.Size(); {
+		written := l.cfg.Now()
+		if info, err := os.Stat(s.Path()); err == nil {
+			written = info.ModTime().UnixMilli()
+		}
+		position := int64(0)
+		if from > s.BaseOffset() {
+			extent, _, err := s.Plan(from, s.NextOffset(), 0, true)
+			if err != nil {
+				l.logger.Warn("could not find where to replay producer state from; walking the whole segment", "segment", s.Path(), "offset", from, "error", err)
+			} else {
+				position = extent.Position
+			}
+		}
+		for position < s.Size() {
 			h, _, err := s.HeaderAt(position)
 			if err != nil {
 				break
 			}
-			l.producers.record(&h)
+			replayed++
+			if h.BaseOffset >= from {
+				l.producers.record(&h, written)
+			}
 			position += h.TotalBytes()
 		}
 	}
+	return replayed
 }

@@ -169,7 +169,9 @@ type Log struct {
 	durableOffset  atomic.Int64 // everything below is synced
 	failure        atomic.Pointer[error]
 	corruptions    atomic.Int64 // corrupt segments found at open (loud)
-	hwm            notifier     // woken when the high watermark moves
+	// corruptSnapshots counts producer snapshots found corrupt (loud).
+	corruptSnapshots atomic.Int64
+	hwm              notifier // woken when the high watermark moves
 
 	// Writer only.
 	active        *segment.Segment
@@ -179,6 +181,12 @@ type Log struct {
 	syncing       bool    // a background sync (job) is in flight
 	job           syncJob // owned by the sync worker while syncing
 	producers     *producerState
+	// snapshots are the offsets of the producer-state snapshots on disk,
+	// ascending, all ≤ the log end offset.
+	snapshots []Offset
+	// producersReplayed is how many batch headers the last load of the
+	// producer state read (0 after a clean close); tests read it.
+	producersReplayed int64
 }
 
 // OpenLog opens (or creates) the partition log in dir, recovering it if the
@@ -195,8 +203,10 @@ type Log struct {
 //     later segment (nothing after a gap can be served), loudly;
 //  5. delete segments wholly below the log start offset;
 //  6. activate the last segment (or create one) and publish the offsets;
-//  7. cut the epoch history at the log end offset; rebuild the idempotent
-//     producers' state from the recent segments' batch headers;
+//  7. cut the epoch history at the log end offset; load the idempotent
+//     producers' state: the newest sound snapshot at or below the log end
+//     offset plus the batch headers after it, or without one the recent
+//     segments' batch headers (see loadProducers);
 //  8. write the recovery point and remove the clean-shutdown marker, both
 //     durably, before the first append can happen.
 func OpenLog(dir string, cfg LogConfig) (*Log, error) {
@@ -213,6 +223,9 @@ func OpenLog(dir string, cfg LogConfig) (*Log, error) {
 	// 1.
 	bases, err := l.listSegments()
 	if err != nil {
+		return nil, err
+	}
+	if l.snapshots, err = listProducerSnapshots(dir); err != nil {
 		return nil, err
 	}
 	// 2.
@@ -309,7 +322,10 @@ func OpenLog(dir string, cfg LogConfig) (*Log, error) {
 		closeAll()
 		return nil, err
 	}
-	l.rebuildProducers()
+	if err := l.loadProducers(); err != nil {
+		closeAll()
+		return nil, err
+	}
 	// 8.
 	l.recoveryPoint = l.active.BaseOffset()
 	if err := writeOffsetFile(filepath.Join(dir, recoveryPointFileName), l.recoveryPoint); err != nil {
@@ -407,6 +423,10 @@ func (l *Log) DurableOffset() Offset { return Offset(l.durableOffset.Load()) }
 
 // Corruptions counts corrupt segments found when the log was opened.
 func (l *Log) Corruptions() int64 { return l.corruptions.Load() }
+
+// CorruptSnapshots counts producer-state snapshots found corrupt (and
+// ignored) since the log was opened.
+func (l *Log) CorruptSnapshots() int64 { return l.corruptSnapshots.Load() }
 
 // Err is the sticky error of a failed write or sync, or nil.
 func (l *Log) Err() error {

@@ -83,6 +83,7 @@ func (l *Log) deleteOldest(count int) error {
 	if first != nil {
 		l.logger.Warn("could not remove a deleted segment's files; the next open removes them", "error", first)
 	}
+	l.pruneProducerSnapshots()
 	return nil
 }
 
@@ -131,6 +132,8 @@ func (l *Log) ApplyRetention() (int, error) {
 // the first batch removed. Writer only.
 //
 // Order:
+//  0. delete the producer snapshots above the cut, durably: one that
+//     survived a crash after the cut would describe batches that are gone;
 //  1. retire and unlink the segments that start at or after the cut, newest
 //     first, publishing the shorter list before unlinking;
 //  2. if the cut falls in a sealed segment, that segment object is retired
@@ -138,7 +141,8 @@ func (l *Log) ApplyRetention() (int, error) {
 //     that becomes the active segment;
 //  3. cut the segment's batches (zeroing the removed bytes, durably);
 //  4. publish the new log end offset, high watermark and durable offset;
-//     cut the epoch history there.
+//     cut the epoch history there; reload the producers' state (snapshot
+//     at or below the new end, plus replay).
 func (l *Log) TruncateTo(offset Offset) (Offset, error) {
 	if err := l.Err(); err != nil {
 		return l.LogEndOffset(), err
@@ -148,6 +152,10 @@ func (l *Log) TruncateTo(offset Offset) (Offset, error) {
 	}
 	if offset < l.LogStartOffset() {
 		offset = l.LogStartOffset()
+	}
+	// 0.
+	if err := l.removeProducerSnapshotsAbove(offset); err != nil {
+		return l.LogEndOffset(), l.fail(err)
 	}
 	list := l.segments.Load()
 	// 1.
@@ -197,7 +205,9 @@ func (l *Log) TruncateTo(offset Offset) (Offset, error) {
 	if err := l.epochs.truncateFromEnd(end); err != nil {
 		return end, l.fail(err)
 	}
-	l.rebuildProducers()
+	if err := l.loadProducers(); err != nil {
+		return end, l.fail(err)
+	}
 	if l.recoveryPoint > target.BaseOffset() {
 		l.recoveryPoint = target.BaseOffset()
 		if err := writeOffsetFile(filepath.Join(l.dir, recoveryPointFileName), l.recoveryPoint); err != nil {

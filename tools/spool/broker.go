@@ -234,6 +234,7 @@ func (b *broker) metrics(w http.ResponseWriter, r *http.Request) {
 		{"high_watermark", func(l *engine.Log) int64 { return int64(l.HighWatermark()) }},
 		{"durable_offset", func(l *engine.Log) int64 { return int64(l.DurableOffset()) }},
 		{"corrupt_segments_at_open", func(l *engine.Log) int64 { return l.Corruptions() }},
+		{"corrupt_producer_snapshots", func(l *engine.Log) int64 { return l.CorruptSnapshots() }},
 		{"failed", func(l *engine.Log) int64 {
 			if l.Err() != nil {
 				return 1

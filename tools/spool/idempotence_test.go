@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -29,22 +31,7 @@ func TestIdempotentRetryNotDuplicated(t *testing.T) {
 		t.Fatalf("InitProducerId: %v %v", err, initResp)
 	}
 	produce := func(sequence int32) (int64, int16) {
-		batch := batchtest.BuildWith([]batchtest.Record{{Value: []byte("retried"), Timestamp: time.Now().UnixMilli()}},
-			batchtest.Options{ProducerID: initResp.ProducerID, ProducerEpoch: initResp.ProducerEpoch, BaseSequence: sequence})
-		req := kmsg.NewPtrProduceRequest()
-		req.Acks, req.TimeoutMillis = -1, 5000
-		topic := kmsg.NewProduceRequestTopic()
-		topic.Topic = "idem"
-		partition := kmsg.NewProduceRequestTopicPartition()
-		partition.Records = batch
-		topic.Partitions = append(topic.Partitions, partition)
-		req.Topics = append(req.Topics, topic)
-		resp, err := req.RequestWith(ctx, c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := resp.Topics[0].Partitions[0]
-		return p.BaseOffset, p.ErrorCode
+		return produceIdempotent(t, ctx, c, "idem", initResp.ProducerID, initResp.ProducerEpoch, sequence)
 	}
 	first, code := produce(0)
 	if code != 0 {
@@ -60,5 +47,76 @@ func TestIdempotentRetryNotDuplicated(t *testing.T) {
 	topic, _ := b.cluster.Topic("idem")
 	if end := topic.Partitions[0].Log.LogEndOffset(); end != 2 {
 		t.Fatalf("log end %d: the retry was appended", end)
+	}
+}
+
+// produceIdempotent sends one idempotent batch of one record to partition 0
+// of topic, acks=all, and returns the answered base offset and error code.
+func produceIdempotent(t *testing.T, ctx context.Context, c *kgo.Client, topic string, producerID int64, epoch int16, sequence int32) (int64, int16) {
+	t.Helper()
+	batch := batchtest.BuildWith([]batchtest.Record{{Value: []byte("retried"), Timestamp: time.Now().UnixMilli()}},
+		batchtest.Options{ProducerID: producerID, ProducerEpoch: epoch, BaseSequence: sequence})
+	req := kmsg.NewPtrProduceRequest()
+	req.Acks, req.TimeoutMillis = -1, 5000
+	requestTopic := kmsg.NewProduceRequestTopic()
+	requestTopic.Topic = topic
+	partition := kmsg.NewProduceRequestTopicPartition()
+	partition.Records = batch
+	requestTopic.Partitions = append(requestTopic.Partitions, partition)
+	req.Topics = append(req.Topics, requestTopic)
+	resp, err := req.RequestWith(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := resp.Topics[0].Partitions[0]
+	return p.BaseOffset, p.ErrorCode
+}
+
+// TestIdempotentRetryAcrossRestart: a producer whose answer was lost as
+// the broker shut down retries after the restart and gets its original
+// offset, from the producer snapshot the clean close wrote (the open
+// replays nothing).
+func TestIdempotentRetryAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	b := testBroker(t, dir, "--num.partitions=1")
+	c := client(t, b, kgo.DefaultProduceTopic("idem"), kgo.AllowAutoTopicCreation())
+	ctx := ctxTimeout(t, 30*time.Second)
+	if err := c.ProduceSync(ctx, &kgo.Record{Value: []byte("first")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	initResp, err := kmsg.NewPtrInitProducerIDRequest().RequestWith(ctx, c)
+	if err != nil || initResp.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v %v", err, initResp)
+	}
+	var offsets []int64
+	for sequence := int32(0); sequence < 3; sequence++ {
+		offset, code := produceIdempotent(t, ctx, c, "idem", initResp.ProducerID, initResp.ProducerEpoch, sequence)
+		if code != 0 {
+			t.Fatalf("sequence %d: error %d", sequence, code)
+		}
+		offsets = append(offsets, offset)
+	}
+	if err := b.close(); err != nil {
+		t.Fatal(err)
+	}
+	if snapshots, _ := filepath.Glob(filepath.Join(dir, "idem-0", "*.snapshot")); len(snapshots) == 0 {
+		t.Fatal("no producer snapshot after a clean close")
+	}
+
+	b = testBroker(t, dir)
+	defer b.close()
+	c = client(t, b)
+	for sequence := int32(1); sequence < 3; sequence++ {
+		offset, code := produceIdempotent(t, ctx, c, "idem", initResp.ProducerID, initResp.ProducerEpoch, sequence)
+		if code != 0 || offset != offsets[sequence] {
+			t.Fatalf("retry of sequence %d after the restart: offset %d (error %d), first send got %d", sequence, offset, code, offsets[sequence])
+		}
+	}
+	topic, _ := b.cluster.Topic("idem")
+	if end := topic.Partitions[0].Log.LogEndOffset(); end != 4 {
+		t.Fatalf("log end %d after the retries: one was appended", end)
+	}
+	if offset, code := produceIdempotent(t, ctx, c, "idem", initResp.ProducerID, initResp.ProducerEpoch, 3); code != 0 || offset != 4 {
+		t.Fatalf("the next sequence after the restart: offset %d, error %d", offset, code)
 	}
 }
