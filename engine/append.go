@@ -291,3 +291,51 @@ func (l *Log) finishSync() {
 	}
 	l.job = syncJob{}
 }
+
+// ErrReplicaGap says a replicated batch does not start at the log end
+// offset: the standby and the leader disagree about where it stands.
+var ErrReplicaGap = errors.New("engine: replicated batch does not continue the log")
+
+// AppendReplica appends batches a leader sent (RecordBatch v2 exactly as
+// the leader stored them: base offsets and leader epochs already stamped),
+// verbatim and at the same offsets. Every batch's CRC and counts are
+// checked first; a batch wholly below the log end offset (a resend after a
+// reconnect) is skipped; one that starts elsewhere than the log end offset
+// is ErrReplicaGap and nothing after it is appended. Idempotent producer
+// state is recorded as on the leader, so a promoted standby deduplicates
+// retries. The caller syncs per its flush policy. Writer only.
+func (l *Log) AppendReplica(batches []byte) (appended int, err error) {
+	if err := l.Err(); err != nil {
+		return 0, err
+	}
+	if l.closed {
+		return 0, ErrClosed
+	}
+	for rest := batches; len(rest) > 0; {
+		h, err := segment.ParseHeader(rest)
+		if err != nil || h.TotalBytes() > int64(len(rest)) {
+			return appended, fmt.Errorf("%w: replicated bytes do not split into whole batches", ErrCorruptBatch)
+		}
+		b := rest[:h.TotalBytes()]
+		rest = rest[h.TotalBytes():]
+		if h, err = segment.ValidateBatch(b); err != nil {
+			return appended, fmt.Errorf("%w: replicated batch at %d: %w", ErrCorruptBatch, h.BaseOffset, err)
+		}
+		end := l.LogEndOffset()
+		if h.NextOffset() <= end {
+			continue
+		}
+		if h.BaseOffset != end {
+			return appended, fmt.Errorf("%w: batch at %d, log end offset %d", ErrReplicaGap, h.BaseOffset, end)
+		}
+		now := l.cfg.Now()
+		if _, err := l.appendValid(b, &h, h.BaseOffset, h.LeaderEpoch, now); err != nil {
+			return appended, err
+		}
+		if h.ProducerID >= 0 {
+			l.producers.record(&h, now)
+		}
+		appended++
+	}
+	return appended, nil
+}

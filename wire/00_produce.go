@@ -51,6 +51,8 @@ func handleProduce(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Re
 		refuse = kerr.InvalidRequiredAcks.Code
 	case r.TransactionID != nil:
 		refuse = kerr.TransactionalIDAuthorizationFailed.Code // transactions are not built yet
+	case s.cfg.Cluster.Follower():
+		refuse = kerr.NotLeaderForPartition.Code // a standby takes writes only from its leader
 	}
 	durable := r.Acks == -1
 	// First every partition's batches are split, checked and handed to

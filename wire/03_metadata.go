@@ -3,7 +3,9 @@ package wire
 // Metadata, versions 0-12.
 //
 // One broker (this node) leads every partition, with itself as the only
-// replica and in-sync replica. Topic IDs (v10+) are the stable IDs of the
+// replica and in-sync replica; on a standby, the leader it follows leads
+// them (and is the controller), the standby listed as a second replica
+// but not as in sync (the in-sync set is not tracked yet). Topic IDs (v10+) are the stable IDs of the
 // metadata log. Unknown topics are created when auto.create.topics.enable
 // is on and the request allows it (always before v4, by the flag after).
 // Authorized operations are not computed: INT32_MIN, Kafka's "not
@@ -27,11 +29,20 @@ func handleMetadata(s *Server, ctx context.Context, h *RequestHeader, req kmsg.R
 	clusterID := s.cfg.ClusterID
 	kresp.ClusterID = &clusterID
 	kresp.ControllerID = s.cfg.NodeID
+	leaderID := s.cfg.NodeID
+	if s.cfg.Leader != nil {
+		if id, host, port, ok := s.cfg.Leader(); ok && id != s.cfg.NodeID {
+			leader := kmsg.NewMetadataResponseBroker()
+			leader.NodeID, leader.Host, leader.Port = id, host, port
+			kresp.Brokers = append(kresp.Brokers, leader)
+			kresp.ControllerID, leaderID = id, id
+		}
+	}
 
 	all := r.Topics == nil || (h.APIVersion == 0 && len(r.Topics) == 0)
 	if all {
 		for _, t := range s.cfg.Cluster.Topics() {
-			kresp.Topics = append(kresp.Topics, s.metadataTopic(t, nil))
+			kresp.Topics = append(kresp.Topics, s.metadataTopic(t, leaderID))
 		}
 	}
 	for _, requested := range r.Topics {
@@ -65,26 +76,30 @@ func handleMetadata(s *Server, ctx context.Context, h *RequestHeader, req kmsg.R
 			kresp.Topics = append(kresp.Topics, missing)
 			continue
 		}
-		kresp.Topics = append(kresp.Topics, s.metadataTopic(t, nil))
+		kresp.Topics = append(kresp.Topics, s.metadataTopic(t, leaderID))
 	}
 	s.encode(h, kresp, resp)
 	return nil
 }
 
-func (s *Server) metadataTopic(t *meta.Topic, err error) kmsg.MetadataResponseTopic {
+// metadataTopic describes t with leader (this node, or on a standby the
+// node it follows) leading every partition.
+func (s *Server) metadataTopic(t *meta.Topic, leader int32) kmsg.MetadataResponseTopic {
 	topic := kmsg.NewMetadataResponseTopic()
 	name := t.Name
 	topic.Topic = &name
 	topic.TopicID = t.ID
 	topic.IsInternal = t.Internal
-	topic.ErrorCode = errorCode(err)
 	for _, p := range t.Partitions {
 		partition := kmsg.NewMetadataResponseTopicPartition()
 		partition.Partition = p.Index
-		partition.Leader = s.cfg.NodeID
+		partition.Leader = leader
 		partition.LeaderEpoch = p.LeaderEpoch
-		partition.Replicas = []int32{s.cfg.NodeID}
-		partition.ISR = []int32{s.cfg.NodeID}
+		partition.Replicas = []int32{leader}
+		partition.ISR = []int32{leader}
+		if leader != s.cfg.NodeID {
+			partition.Replicas = append(partition.Replicas, s.cfg.NodeID)
+		}
 		topic.Partitions = append(topic.Partitions, partition)
 	}
 	return topic

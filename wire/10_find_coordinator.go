@@ -16,11 +16,18 @@ import (
 func handleFindCoordinator(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Request, resp *Response) error {
 	r := req.(*kmsg.FindCoordinatorRequest)
 	kresp := r.ResponseKind().(*kmsg.FindCoordinatorResponse)
-	kresp.NodeID, kresp.Host, kresp.Port = s.cfg.NodeID, s.cfg.Host, s.cfg.Port
+	id, host, port := s.cfg.NodeID, s.cfg.Host, s.cfg.Port
+	if s.cfg.Leader != nil {
+		// A standby sends group and transaction clients to its leader.
+		if lid, lhost, lport, ok := s.cfg.Leader(); ok {
+			id, host, port = lid, lhost, lport
+		}
+	}
+	kresp.NodeID, kresp.Host, kresp.Port = id, host, port
 	for _, key := range r.CoordinatorKeys {
 		coordinator := kmsg.NewFindCoordinatorResponseCoordinator()
 		coordinator.Key = key
-		coordinator.NodeID, coordinator.Host, coordinator.Port = s.cfg.NodeID, s.cfg.Host, s.cfg.Port
+		coordinator.NodeID, coordinator.Host, coordinator.Port = id, host, port
 		kresp.Coordinators = append(kresp.Coordinators, coordinator)
 	}
 	s.encode(h, kresp, resp)

@@ -26,6 +26,8 @@ func handleDeleteRecords(s *Server, ctx context.Context, h *RequestHeader, req k
 			partition.LowWatermark = -1
 			if p := s.partition(topic.Topic, rp.Partition); p == nil {
 				partition.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			} else if s.cfg.Cluster.Follower() {
+				partition.ErrorCode = kerr.NotLeaderForPartition.Code // a standby's log follows its leader's
 			} else {
 				var start engine.Offset
 				var err error

@@ -32,6 +32,9 @@ func handleInitProducerID(s *Server, ctx context.Context, h *RequestHeader, req 
 	case r.TransactionalID != nil && *r.TransactionalID != "":
 		kresp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
 		kresp.ProducerID, kresp.ProducerEpoch = -1, -1
+	case s.cfg.Cluster.Follower():
+		kresp.ErrorCode = kerr.NotCoordinator.Code // producer ids come from the leader
+		kresp.ProducerID, kresp.ProducerEpoch = -1, -1
 	case h.APIVersion >= 3 && r.ProducerID >= 0 && r.ProducerEpoch >= 0 && r.ProducerEpoch < math.MaxInt16:
 		kresp.ProducerID, kresp.ProducerEpoch = r.ProducerID, r.ProducerEpoch+1
 	default:

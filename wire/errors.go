@@ -43,6 +43,8 @@ func errorCode(err error) int16 {
 		return kerr.InvalidPartitions.Code
 	case errors.Is(err, meta.ErrInvalidConfig):
 		return kerr.InvalidConfig.Code
+	case errors.Is(err, meta.ErrFollower):
+		return kerr.NotController.Code
 	}
 	return groupErrorCode(err)
 }

@@ -23,7 +23,12 @@ type Config struct {
 	Rack      *string
 	Cluster   *meta.Cluster
 	Groups    *group.Coordinator
-	Logger    *slog.Logger
+	// Leader, on a standby, is the node it follows (ok false until the
+	// first connection): Metadata names it as every partition's leader
+	// and the controller, FindCoordinator as the coordinator, so clients
+	// that bootstrap here write there.
+	Leader func() (nodeID int32, host string, port int32, ok bool)
+	Logger *slog.Logger
 }
 
 // Server answers Kafka requests. One Server is shared by all connections.
@@ -71,6 +76,11 @@ func (s *Server) Handle(ctx context.Context, frame []byte, resp *Response) error
 			return nil
 		}
 		return fmt.Errorf("%w: %s v%d not served (v%d-v%d)", ErrCloseConnection, kmsg.NameForKey(header.APIKey), header.APIVersion, a.minVersion, a.maxVersion)
+	}
+	if s.cfg.Groups == nil && groupAPI(header.APIKey) {
+		// A standby runs no group coordinator: its __consumer_offsets
+		// follows the leader's.
+		return fmt.Errorf("%w: %s: the group coordinator runs on the leader", ErrCloseConnection, kmsg.NameForKey(header.APIKey))
 	}
 	req := kmsg.RequestForKey(header.APIKey)
 	req.SetVersion(header.APIVersion)
@@ -136,4 +146,13 @@ func WithClientHost(ctx context.Context, host string) context.Context {
 func clientHost(ctx context.Context) string {
 	host, _ := ctx.Value(clientHostKey{}).(string)
 	return host
+}
+
+// groupAPI reports the APIs the group coordinator answers.
+func groupAPI(key int16) bool {
+	switch key {
+	case 8, 9, 11, 12, 13, 14, 15, 16, 42, 47:
+		return true
+	}
+	return false
 }

@@ -33,6 +33,7 @@ var (
 	ErrInvalidTopic      = errors.New("meta: invalid topic name")
 	ErrInvalidPartitions = errors.New("meta: invalid partition count")
 	ErrInvalidConfig     = errors.New("meta: invalid config")
+	ErrFollower          = errors.New("meta: this node is a standby; its leader owns the metadata")
 )
 
 // Limits.
@@ -92,9 +93,13 @@ type Cluster struct {
 	logger *slog.Logger
 	topics atomic.Pointer[topicMaps]
 
-	mu    sync.Mutex // serializes changes
-	log   *metaLog
-	state *state
+	mu  sync.Mutex // serializes changes
+	log *metaLog
+
+	// follower: a standby mirrors its leader's topics (Mirror); changes
+	// from clients are refused with ErrFollower.
+	follower atomic.Bool
+	state    *state
 
 	stop chan struct{}
 	done chan struct{}
@@ -237,6 +242,29 @@ func (c *Cluster) publish(name string, t *Topic) {
 // CreateTopic creates a topic: validate, write the record durably, open the
 // partitions, publish. partitions ≤ 0 takes num.partitions.
 func (c *Cluster) CreateTopic(name string, partitions int32, configs map[string]string, validateOnly bool) (*Topic, error) {
+	if c.follower.Load() {
+		return nil, ErrFollower
+	}
+	return c.createTopic(name, [16]byte{}, partitions, configs, validateOnly)
+}
+
+// SetFollower makes this node a standby (true: client changes refused,
+// Mirror applies the leader's) or a leader again (false).
+func (c *Cluster) SetFollower(follower bool) { c.follower.Store(follower) }
+
+// Follower reports whether this node mirrors a leader.
+func (c *Cluster) Follower() bool { return c.follower.Load() }
+
+// CreateTopicWithID creates a topic with the ID its leader gave it (a
+// standby mirrors its leader's topics, IDs included).
+func (c *Cluster) CreateTopicWithID(name string, id [16]byte, partitions int32, configs map[string]string) (*Topic, error) {
+	if id == ([16]byte{}) {
+		return nil, fmt.Errorf("%w: zero topic id", ErrInvalidTopic)
+	}
+	return c.createTopic(name, id, partitions, configs, false)
+}
+
+func (c *Cluster) createTopic(name string, id [16]byte, partitions int32, configs map[string]string, validateOnly bool) (*Topic, error) {
 	if err := validTopicName(name); err != nil {
 		return nil, err
 	}
@@ -254,7 +282,7 @@ func (c *Cluster) CreateTopic(name string, partitions int32, configs map[string]
 	if _, ok := c.Topic(name); ok {
 		return nil, fmt.Errorf("%w: %s", ErrTopicExists, name)
 	}
-	t := &Topic{Name: name, Configs: copyConfigs(configs), Internal: IsInternal(name)}
+	t := &Topic{Name: name, ID: id, Configs: copyConfigs(configs), Internal: IsInternal(name)}
 	for t.ID == ([16]byte{}) {
 		if _, err := rand.Read(t.ID[:]); err != nil {
 			return nil, err
@@ -294,7 +322,7 @@ func (c *Cluster) EnsureTopic(name string) (*Topic, error) {
 	if t, ok := c.Topic(name); ok {
 		return t, nil
 	}
-	if !c.cfg.AutoCreate {
+	if !c.cfg.AutoCreate || c.follower.Load() {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownTopic, name)
 	}
 	t, err := c.CreateTopic(name, 0, nil, false)
@@ -315,6 +343,13 @@ func (c *Cluster) EnsureTopic(name string) (*Topic, error) {
 //
 // A crash after step 1 is finished by the next Open (purgeDeleted).
 func (c *Cluster) DeleteTopic(name string) error {
+	if c.follower.Load() {
+		return ErrFollower
+	}
+	return c.deleteTopic(name)
+}
+
+func (c *Cluster) deleteTopic(name string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t, ok := c.Topic(name)
@@ -372,6 +407,13 @@ func (c *Cluster) purgeDeletedLocked() error {
 
 // CreatePartitions grows a topic to total partitions.
 func (c *Cluster) CreatePartitions(name string, total int32, validateOnly bool) error {
+	if c.follower.Load() {
+		return ErrFollower
+	}
+	return c.createPartitions(name, total, validateOnly)
+}
+
+func (c *Cluster) createPartitions(name string, total int32, validateOnly bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t, ok := c.Topic(name)
@@ -399,6 +441,13 @@ func (c *Cluster) CreatePartitions(name string, total int32, validateOnly bool) 
 // AlterConfigs replaces (incremental false) or edits (true) a topic's
 // config overrides, then reconfigures its logs on their shards.
 func (c *Cluster) AlterConfigs(name string, set map[string]string, remove []string, incremental bool, validateOnly bool) error {
+	if c.follower.Load() {
+		return ErrFollower
+	}
+	return c.alterConfigs(name, set, remove, incremental, validateOnly)
+}
+
+func (c *Cluster) alterConfigs(name string, set map[string]string, remove []string, incremental bool, validateOnly bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t, ok := c.Topic(name)

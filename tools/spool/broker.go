@@ -29,17 +29,20 @@ import (
 // server, the Kafka listener and the admin listener, started in that order
 // and closed in reverse.
 type broker struct {
-	logger    *slog.Logger
-	shards    []*engine.Shard
-	cluster   *meta.Cluster
-	groups    *group.Coordinator
-	kafka     *netio.Server
-	listener  net.Listener
-	admin     *http.Server
-	adminAddr string
-	served    chan error
-	closeOnce sync.Once
-	closeErr  error
+	logger       *slog.Logger
+	shards       []*engine.Shard
+	cluster      *meta.Cluster
+	groups       *group.Coordinator
+	replLeader   *netio.ReplicationLeader
+	replListener net.Listener
+	standby      *netio.Standby
+	kafka        *netio.Server
+	listener     net.Listener
+	admin        *http.Server
+	adminAddr    string
+	served       chan error
+	closeOnce    sync.Once
+	closeErr     error
 }
 
 // startBroker starts everything the properties describe. The Kafka
@@ -107,7 +110,15 @@ func startBroker(props Properties, logger *slog.Logger) (*broker, error) {
 		return nil, err
 	}
 	logger.Info("storage open", "data", dataDir, "topics", len(b.cluster.Topics()), "shards", len(b.shards), "took", time.Since(started))
-	if b.groups, err = openGroups(props, b.cluster, logger); err != nil {
+	standbyOf, replAddr := props["standby.of"], props["replication.listener"]
+	if standbyOf != "" && replAddr != "" {
+		return nil, errors.New("standby.of and replication.listener: a node is a standby or a leader, not both (yet)")
+	}
+	if standbyOf != "" {
+		// A standby's topics and logs follow its leader's; it runs no
+		// group coordinator (its __consumer_offsets is the leader's).
+		b.cluster.SetFollower(true)
+	} else if b.groups, err = openGroups(props, b.cluster, logger); err != nil {
 		return nil, err
 	}
 
@@ -133,10 +144,19 @@ func startBroker(props Properties, logger *slog.Logger) (*broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	handler, err := wire.NewServer(wire.Config{
+	replCfg := netio.ReplicationConfig{NodeID: int32(nodeID), ClusterID: cluster, Host: advertisedHost, Port: advertisedPort, Cluster: b.cluster, Logger: logger}
+	wireCfg := wire.Config{
 		NodeID: int32(nodeID), Host: advertisedHost, Port: advertisedPort,
 		ClusterID: cluster, Cluster: b.cluster, Groups: b.groups, Logger: logger,
-	})
+	}
+	if standbyOf != "" {
+		b.standby = netio.NewStandby(replCfg, standbyOf)
+		wireCfg.Leader = func() (int32, string, int32, bool) {
+			hello, ok := b.standby.Leader()
+			return hello.NodeID, hello.Host, hello.Port, ok
+		}
+	}
+	handler, err := wire.NewServer(wireCfg)
 	if err != nil {
 		return nil, err
 	}
@@ -170,6 +190,18 @@ func startBroker(props Properties, logger *slog.Logger) (*broker, error) {
 	go func() { b.served <- b.kafka.Serve(b.listener) }()
 	logger.Info("kafka listener", "address", b.listener.Addr().String(), "advertised", fmt.Sprintf("%s:%d", advertisedHost, advertisedPort), "cluster_id", cluster)
 
+	if replAddr != "" {
+		if b.replListener, err = net.Listen("tcp", replAddr); err != nil {
+			return nil, fmt.Errorf("replication.listener: %w", err)
+		}
+		b.replLeader = netio.NewReplicationLeader(replCfg)
+		go b.replLeader.Serve(b.replListener)
+		logger.Info("replication listener", "address", b.replListener.Addr().String())
+	}
+	if b.standby != nil {
+		go b.standby.Run()
+		logger.Info("standby of", "leader", standbyOf)
+	}
 	if addr := props["admin.listener"]; addr != "" {
 		if err := b.startAdmin(addr); err != nil {
 			return nil, err
@@ -282,6 +314,14 @@ func (b *broker) closeAll() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		b.admin.Shutdown(ctx)
 		cancel()
+	}
+	if b.standby != nil {
+		b.standby.Close()
+	}
+	if b.replLeader != nil {
+		b.replLeader.Close()
+	} else if b.replListener != nil {
+		b.replListener.Close()
 	}
 	if b.groups != nil {
 		b.groups.Close()

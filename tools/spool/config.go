@@ -58,6 +58,8 @@ var knownProperties = map[string]property{
 	"socket.request.timeout.ms":           {"30000", "spool's own: a started request frame must arrive, and a response be written, within this"},
 	"fetch.path":                          {"copy", "spool's own: copy (pread + write, the default by measurement) or sendfile, how fetched records reach the socket"},
 	"broker.id":                           {"", "alias of node.id"},
+	"replication.listener":                {"", "spool's own: HOST:PORT where this node (a leader) serves its hot standby; empty: none"},
+	"standby.of":                          {"", "spool's own: HOST:PORT of a leader's replication.listener; this node then follows it as a read-only standby"},
 	"offsets.topic.num.partitions":        {"1", "partitions of __consumer_offsets (set when it is first created)"},
 	"offsets.topic.segment.bytes":         {"104857600", "segment.bytes of __consumer_offsets"},
 	"offsets.retention.minutes":           {"10080", "committed offsets of a group without members expire after this"},

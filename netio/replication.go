@@ -1,0 +1,588 @@
+package netio
+
+// Replication to a hot standby, both ends of the connection (the frames
+// are wire/replication.go's):
+//
+//   - ReplicationLeader serves standbys on replication.listener: after the
+//     hellos it sends its topics (Metadata, again whenever they change),
+//     takes the standby's positions, answers a position whose last epoch
+//     ended earlier on the leader with a Truncate (the standby's log
+//     diverged there), and then streams every partition's batches from
+//     the standby's position, as stored, up to the high watermark,
+//     long-polling on the partitions' notifiers when the standby is caught
+//     up. Acks record the standby's durable log end offset per partition.
+//   - RunStandby follows a leader: it mirrors the topics, sends its
+//     positions, appends each Data frame's batches verbatim after checking
+//     their CRCs (engine.Log.AppendReplica), syncs them, and acks. On any
+//     error it reconnects after a pause and resumes from its log end
+//     offsets.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"reflect"
+	"sort"
+	"sync"
+	"time"
+
+	"spool/engine"
+	"spool/engine/meta"
+	"spool/wire"
+)
+
+// Replication limits.
+const (
+	replDataBytesMax   = 1 << 20 // batches per Data frame
+	replIdleWait       = 100 * time.Millisecond
+	replReconnectPause = 500 * time.Millisecond
+	replHandshakeWait  = 10 * time.Second
+)
+
+// ReplicationConfig describes this node to its peer.
+type ReplicationConfig struct {
+	NodeID    int32
+	ClusterID string
+	Host      string // advertised Kafka listener
+	Port      int32
+	Cluster   *meta.Cluster
+	Logger    *slog.Logger
+}
+
+func (c ReplicationConfig) hello() wire.ReplHelloFields {
+	return wire.ReplHelloFields{Version: wire.ReplicationVersion, NodeID: c.NodeID, ClusterID: c.ClusterID, Host: c.Host, Port: c.Port}
+}
+
+// StandbyStatus is what the leader knows of one standby partition.
+type StandbyStatus struct {
+	Topic      string
+	Partition  int32
+	Acked      int64 // the standby's durable log end offset
+	LeaderEnd  int64
+	NodeID     int32
+	LastAckAge time.Duration
+}
+
+// ReplicationLeader serves standbys.
+type ReplicationLeader struct {
+	cfg ReplicationConfig
+
+	mu       sync.Mutex
+	listener net.Listener
+	sessions map[*leaderSession]struct{}
+	closed   bool
+	wg       sync.WaitGroup
+}
+
+// NewReplicationLeader makes a leader for cfg's cluster.
+func NewReplicationLeader(cfg ReplicationConfig) *ReplicationLeader {
+	return &ReplicationLeader{cfg: cfg, sessions: map[*leaderSession]struct{}{}}
+}
+
+// Serve accepts standbys until Close.
+func (l *ReplicationLeader) Serve(listener net.Listener) error {
+	l.mu.Lock()
+	l.listener = listener
+	l.mu.Unlock()
+	for {
+		conn, err := listener.Accept()
+		if err != nil {
+			l.mu.Lock()
+			closed := l.closed
+			l.mu.Unlock()
+			if closed {
+				return nil
+			}
+			return err
+		}
+		s := &leaderSession{leader: l, conn: conn, positions: map[partitionKey]*standbyPosition{}, acked: map[partitionKey]ackedOffset{}}
+		l.mu.Lock()
+		if l.closed {
+			l.mu.Unlock()
+			conn.Close()
+			return nil
+		}
+		l.sessions[s] = struct{}{}
+		l.wg.Add(1)
+		l.mu.Unlock()
+		go func() {
+			defer l.wg.Done()
+			err := s.run()
+			l.cfg.Logger.Info("standby session ended", "remote", conn.RemoteAddr().String(), "reason", err)
+			l.mu.Lock()
+			delete(l.sessions, s)
+			l.mu.Unlock()
+		}()
+	}
+}
+
+// Close stops accepting and ends every session.
+func (l *ReplicationLeader) Close() {
+	l.mu.Lock()
+	l.closed = true
+	if l.listener != nil {
+		l.listener.Close()
+	}
+	for s := range l.sessions {
+		s.conn.Close()
+	}
+	l.mu.Unlock()
+	l.wg.Wait()
+}
+
+// Status lists, per standby partition, how far the standby has acked.
+func (l *ReplicationLeader) Status() []StandbyStatus {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []StandbyStatus
+	for s := range l.sessions {
+		s.mu.Lock()
+		for key, a := range s.acked {
+			st := StandbyStatus{Topic: key.topic, Partition: key.partition, Acked: a.offset, NodeID: s.standbyNode, LastAckAge: time.Since(a.at)}
+			if t, ok := l.cfg.Cluster.Topic(key.topic); ok && int(key.partition) < len(t.Partitions) {
+				st.LeaderEnd = int64(t.Partitions[key.partition].Log.LogEndOffset())
+			}
+			out = append(out, st)
+		}
+		s.mu.Unlock()
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Topic != out[j].Topic {
+			return out[i].Topic < out[j].Topic
+		}
+		return out[i].Partition < out[j].Partition
+	})
+	return out
+}
+
+type partitionKey struct {
+	topic     string
+	partition int32
+}
+
+type standbyPosition struct {
+	id        [16]byte
+	next      engine.Offset // the next offset to send
+	lastEpoch int32
+	checked   bool // the divergence check is done
+}
+
+type ackedOffset struct {
+	offset int64
+	at     time.Time
+}
+
+type leaderSession struct {
+	leader      *ReplicationLeader
+	conn        net.Conn
+	standbyNode int32
+
+	mu        sync.Mutex
+	positions map[partitionKey]*standbyPosition // replaced by each Positions frame
+	acked     map[partitionKey]ackedOffset
+	fresh     chan struct{} // a Positions frame arrived
+}
+
+func (s *leaderSession) run() error {
+	defer s.conn.Close()
+	s.fresh = make(chan struct{}, 1)
+	cfg := s.leader.cfg
+	s.conn.SetDeadline(time.Now().Add(replHandshakeWait))
+	frame, _, err := wire.ReadReplFrame(s.conn, nil)
+	if err != nil {
+		return err
+	}
+	if frame.Type != wire.ReplHello {
+		return fmt.Errorf("%w: expected hello, got type %d", wire.ErrReplFrame, frame.Type)
+	}
+	hello, err := wire.DecodeHello(frame.Fields)
+	if err != nil {
+		return err
+	}
+	if hello.Version != wire.ReplicationVersion {
+		return fmt.Errorf("standby speaks replication v%d, this leader v%d", hello.Version, wire.ReplicationVersion)
+	}
+	s.standbyNode = hello.NodeID
+	var enc wire.ReplEncoder
+	if _, err := s.conn.Write(enc.Hello(cfg.hello())); err != nil {
+		return err
+	}
+	s.conn.SetDeadline(time.Time{})
+	cfg.Logger.Info("standby connected", "remote", s.conn.RemoteAddr().String(), "node", hello.NodeID)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	readErr := make(chan error, 1)
+	go func() { readErr <- s.readLoop(); cancel() }()
+	err = s.sendLoop(ctx, &enc)
+	s.conn.Close()
+	if rerr := <-readErr; err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// readLoop takes Positions and Acks.
+func (s *leaderSession) readLoop() error {
+	var buf []byte
+	for {
+		frame, b, err := wire.ReadReplFrame(s.conn, buf)
+		buf = b
+		if err != nil {
+			return err
+		}
+		switch frame.Type {
+		case wire.ReplPositions:
+			positions, err := wire.DecodePositions(frame.Fields)
+			if err != nil {
+				return err
+			}
+			next := map[partitionKey]*standbyPosition{}
+			for _, p := range positions {
+				t, ok := s.leader.cfg.Cluster.TopicByID(p.TopicID)
+				if !ok {
+					continue
+				}
+				next[partitionKey{t.Name, p.Partition}] = &standbyPosition{id: p.TopicID, next: engine.Offset(p.Offset), lastEpoch: p.LastEpoch}
+			}
+			s.mu.Lock()
+			s.positions = next
+			s.mu.Unlock()
+			select {
+			case s.fresh <- struct{}{}:
+			default:
+			}
+		case wire.ReplAck:
+			ack, err := wire.DecodePartitionOffset(frame.Fields)
+			if err != nil {
+				return err
+			}
+			if t, ok := s.leader.cfg.Cluster.TopicByID(ack.TopicID); ok {
+				s.mu.Lock()
+				s.acked[partitionKey{t.Name, ack.Partition}] = ackedOffset{offset: ack.Offset, at: time.Now()}
+				s.mu.Unlock()
+			}
+		default:
+			return fmt.Errorf("%w: unexpected type %d from a standby", wire.ErrReplFrame, frame.Type)
+		}
+	}
+}
+
+// topicsSignature changes whenever the topic set, IDs, partition counts or
+// configs do.
+func topicsSignature(topics []*meta.Topic) string {
+	sig := ""
+	for _, t := range topics {
+		keys := make([]string, 0, len(t.Configs))
+		for k := range t.Configs {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		sig += fmt.Sprintf("%s/%x/%d", t.Name, t.ID, len(t.Partitions))
+		for _, k := range keys {
+			sig += "," + k + "=" + t.Configs[k]
+		}
+		sig += ";"
+	}
+	return sig
+}
+
+func (s *leaderSession) sendLoop(ctx context.Context, enc *wire.ReplEncoder) error {
+	cluster := s.leader.cfg.Cluster
+	signature := ""
+	var buf []byte
+	var result engine.ReadResult
+	for ctx.Err() == nil {
+		topics := cluster.Topics()
+		if sig := topicsSignature(topics); sig != signature {
+			signature = sig
+			list := make([]wire.ReplTopic, 0, len(topics))
+			for _, t := range topics {
+				list = append(list, wire.ReplTopic{Name: t.Name, ID: t.ID, Partitions: int32(len(t.Partitions)), Configs: t.Configs})
+			}
+			if _, err := s.conn.Write(enc.Metadata(list)); err != nil {
+				return err
+			}
+		}
+		sent := false
+		var waitOn []<-chan struct{}
+		s.mu.Lock()
+		keys := make([]partitionKey, 0, len(s.positions))
+		for k := range s.positions {
+			keys = append(keys, k)
+		}
+		s.mu.Unlock()
+		for _, key := range keys {
+			t, ok := cluster.Topic(key.topic)
+			if !ok || int(key.partition) >= len(t.Partitions) {
+				continue
+			}
+			p := t.Partitions[key.partition]
+			s.mu.Lock()
+			pos := s.positions[key]
+			s.mu.Unlock()
+			if pos == nil {
+				continue
+			}
+			if !pos.checked {
+				pos.checked = true
+				if pos.lastEpoch >= 0 && pos.next > 0 {
+					_, end := p.Log.EndOffsetForEpoch(pos.lastEpoch)
+					if end >= 0 && end < pos.next {
+						if _, err := s.conn.Write(enc.PartitionOffset(wire.ReplTruncate, wire.ReplPartitionOffset{TopicID: t.ID, Partition: key.partition, Offset: int64(end)})); err != nil {
+							return err
+						}
+						pos.next = end
+					}
+				}
+			}
+			waitOn = append(waitOn, p.Log.HighWatermarkChanged())
+			if pos.next >= p.Log.HighWatermark() {
+				continue
+			}
+			err := p.Log.Read(pos.next, replDataBytesMax, true, engine.ReadUncommitted, &result)
+			if err != nil {
+				// Below the leader's log start (retention) or past its end
+				// (the standby is ahead): not handled yet; the partition
+				// stays where it is.
+				s.leader.cfg.Logger.Warn("cannot replicate partition from the standby's position", "topic", key.topic, "partition", key.partition, "position", pos.next, "error", err)
+				pos.next = p.Log.HighWatermark() + 1<<62 // park it
+				continue
+			}
+			buf = buf[:0]
+			for _, e := range result.Extents {
+				start := len(buf)
+				buf = append(buf, make([]byte, e.Length)...)
+				if _, err := e.File.ReadAt(buf[start:], e.Position); err != nil {
+					result.Release()
+					return err
+				}
+			}
+			next := result.NextOffset
+			hw, start := result.HighWatermark, result.LogStartOffset
+			result.Release()
+			if len(buf) == 0 {
+				continue
+			}
+			header := enc.DataHeader(wire.ReplDataFields{TopicID: t.ID, Partition: key.partition, HighWatermark: int64(hw), LogStartOffset: int64(start), BatchesLength: int32(len(buf))})
+			bufs := net.Buffers{header, buf}
+			if _, err := bufs.WriteTo(s.conn); err != nil {
+				return err
+			}
+			pos.next = next
+			sent = true
+		}
+		if sent {
+			continue
+		}
+		waitAny(ctx, waitOn, s.fresh, replIdleWait)
+	}
+	return ctx.Err()
+}
+
+// waitAny waits until one of chans is closed, fresh receives, ctx ends or
+// timeout passes.
+func waitAny(ctx context.Context, chans []<-chan struct{}, fresh chan struct{}, timeout time.Duration) {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	cases := make([]reflect.SelectCase, 0, len(chans)+3)
+	cases = append(cases,
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(fresh)},
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timer.C)})
+	for _, ch := range chans {
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
+	}
+	reflect.Select(cases)
+}
+
+// Standby follows a leader.
+type Standby struct {
+	cfg    ReplicationConfig
+	leader string // host:port of the leader's replication listener
+
+	mu         sync.Mutex
+	leaderInfo wire.ReplHelloFields
+	connected  bool
+	conn       net.Conn
+	stop       chan struct{}
+	done       chan struct{}
+}
+
+// NewStandby makes a standby of the leader at addr.
+func NewStandby(cfg ReplicationConfig, addr string) *Standby {
+	return &Standby{cfg: cfg, leader: addr, stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+// Leader is what the leader said of itself in its hello (zero before the
+// first connection).
+func (s *Standby) Leader() (wire.ReplHelloFields, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.leaderInfo, s.connected
+}
+
+// Run follows the leader until Close, reconnecting after errors.
+func (s *Standby) Run() {
+	defer close(s.done)
+	for {
+		err := s.session()
+		s.mu.Lock()
+		s.connected = false
+		s.mu.Unlock()
+		select {
+		case <-s.stop:
+			return
+		default:
+		}
+		s.cfg.Logger.Warn("replication from the leader interrupted; reconnecting", "leader", s.leader, "error", err)
+		select {
+		case <-s.stop:
+			return
+		case <-time.After(replReconnectPause):
+		}
+	}
+}
+
+// Close stops following.
+func (s *Standby) Close() {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	s.mu.Lock()
+	if s.conn != nil {
+		s.conn.Close()
+	}
+	s.mu.Unlock()
+	<-s.done
+}
+
+func (s *Standby) session() error {
+	conn, err := net.DialTimeout("tcp", s.leader, replHandshakeWait)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	s.mu.Lock()
+	select {
+	case <-s.stop:
+		s.mu.Unlock()
+		return errors.New("stopped")
+	default:
+	}
+	s.conn = conn
+	s.mu.Unlock()
+	var enc wire.ReplEncoder
+	conn.SetDeadline(time.Now().Add(replHandshakeWait))
+	if _, err := conn.Write(enc.Hello(s.cfg.hello())); err != nil {
+		return err
+	}
+	frame, buf, err := wire.ReadReplFrame(conn, nil)
+	if err != nil {
+		return err
+	}
+	if frame.Type != wire.ReplHello {
+		return fmt.Errorf("%w: expected hello, got type %d", wire.ErrReplFrame, frame.Type)
+	}
+	hello, err := wire.DecodeHello(frame.Fields)
+	if err != nil {
+		return err
+	}
+	conn.SetDeadline(time.Time{})
+	s.mu.Lock()
+	s.leaderInfo, s.connected = hello, true
+	s.mu.Unlock()
+	s.cfg.Logger.Info("following leader", "leader", s.leader, "node", hello.NodeID)
+	cluster := s.cfg.Cluster
+	for {
+		frame, buf, err = wire.ReadReplFrame(conn, buf)
+		if err != nil {
+			return err
+		}
+		switch frame.Type {
+		case wire.ReplMetadata:
+			topics, err := wire.DecodeMetadata(frame.Fields)
+			if err != nil {
+				return err
+			}
+			mirror := make([]meta.MirrorTopic, len(topics))
+			for i, t := range topics {
+				mirror[i] = meta.MirrorTopic{Name: t.Name, ID: t.ID, Partitions: t.Partitions, Configs: t.Configs}
+			}
+			if _, err := cluster.Mirror(mirror); err != nil {
+				return err
+			}
+			var positions []wire.ReplPosition
+			for _, t := range cluster.Topics() {
+				for _, p := range t.Partitions {
+					lastEpoch := int32(-1)
+					if history := p.Log.EpochHistory(); len(history) > 0 {
+						lastEpoch = history[len(history)-1].Epoch
+					}
+					positions = append(positions, wire.ReplPosition{TopicID: t.ID, Partition: p.Index, Offset: int64(p.Log.LogEndOffset()), LastEpoch: lastEpoch})
+				}
+			}
+			if _, err := conn.Write(enc.Positions(positions)); err != nil {
+				return err
+			}
+		case wire.ReplData:
+			d, err := wire.DecodeData(frame.Fields)
+			if err != nil {
+				return err
+			}
+			p, err := s.partition(d.TopicID, d.Partition)
+			if err != nil {
+				return err
+			}
+			var appendErr error
+			if doErr := p.Shard.Do(func() {
+				if _, appendErr = p.Log.AppendReplica(frame.Batches); appendErr == nil && p.Log.Config().FlushPolicy != engine.FlushInterval {
+					appendErr = p.Log.Flush()
+				}
+			}); doErr != nil {
+				return doErr
+			}
+			if appendErr != nil {
+				return fmt.Errorf("%s-%d: %w", p.Topic, p.Index, appendErr)
+			}
+			ack := wire.ReplPartitionOffset{TopicID: d.TopicID, Partition: d.Partition, Offset: int64(p.Log.DurableOffset())}
+			if p.Log.Config().FlushPolicy == engine.FlushInterval {
+				ack.Offset = int64(p.Log.LogEndOffset())
+			}
+			if _, err := conn.Write(enc.PartitionOffset(wire.ReplAck, ack)); err != nil {
+				return err
+			}
+		case wire.ReplTruncate:
+			t, err := wire.DecodePartitionOffset(frame.Fields)
+			if err != nil {
+				return err
+			}
+			p, err := s.partition(t.TopicID, t.Partition)
+			if err != nil {
+				return err
+			}
+			var truncErr error
+			if doErr := p.Shard.Do(func() { _, truncErr = p.Log.TruncateTo(engine.Offset(t.Offset)) }); doErr != nil {
+				return doErr
+			}
+			if truncErr != nil {
+				return truncErr
+			}
+			s.cfg.Logger.Warn("standby log diverged from the leader's; truncated", "topic", p.Topic, "partition", p.Index, "offset", t.Offset)
+		default:
+			return fmt.Errorf("%w: unexpected type %d from the leader", wire.ErrReplFrame, frame.Type)
+		}
+	}
+}
+
+func (s *Standby) partition(id [16]byte, index int32) (*meta.Partition, error) {
+	t, ok := s.cfg.Cluster.TopicByID(id)
+	if !ok || index < 0 || int(index) >= len(t.Partitions) {
+		return nil, fmt.Errorf("%w: unknown partition %x/%d", wire.ErrReplFrame, id, index)
+	}
+	return t.Partitions[index], nil
+}

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"spool/engine"
+	"spool/engine/meta"
+	"spool/internal/batchtest"
+	"spool/wire"
+)
+
+// partitionBytes reads a partition's whole log, batch bytes as stored.
+func partitionBytes(t *testing.T, p *meta.Partition) []byte {
+	t.Helper()
+	var out []byte
+	var result engine.ReadResult
+	for offset := p.Log.LogStartOffset(); offset < p.Log.HighWatermark(); {
+		if err := p.Log.Read(offset, 1<<20, true, engine.ReadUncommitted, &result); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range result.Extents {
+			b := make([]byte, e.Length)
+			if _, err := e.File.ReadAt(b, e.Position); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, b...)
+		}
+		next := result.NextOffset
+		result.Release()
+		if next <= offset {
+			break
+		}
+		offset = next
+	}
+	return out
+}
+
+// waitIdentical waits until every partition of every leader topic exists
+// on the standby with the same log end offset, then compares the bytes.
+func waitIdentical(t *testing.T, leader, standby *broker) {
+	t.Helper()
+	waitFor(t, 30*time.Second, "the standby to catch up", func() bool {
+		for _, lt := range leader.cluster.Topics() {
+			st, ok := standby.cluster.Topic(lt.Name)
+			if !ok || st.ID != lt.ID || len(st.Partitions) != len(lt.Partitions) {
+				return false
+			}
+			for i, lp := range lt.Partitions {
+				if st.Partitions[i].Log.LogEndOffset() != lp.Log.LogEndOffset() {
+					return false
+				}
+			}
+		}
+		return len(standby.cluster.Topics()) == len(leader.cluster.Topics())
+	})
+	for _, lt := range leader.cluster.Topics() {
+		st, _ := standby.cluster.Topic(lt.Name)
+		for i, lp := range lt.Partitions {
+			lb, sb := partitionBytes(t, lp), partitionBytes(t, st.Partitions[i])
+			if !bytes.Equal(lb, sb) {
+				t.Fatalf("%s-%d: leader has %d bytes, standby %d, and they differ", lt.Name, i, len(lb), len(sb))
+			}
+		}
+	}
+}
+
+func (b *broker) replAddr() string { return b.replListener.Addr().String() }
+
+// TestStandbyFollowsLeader: a standby mirrors the leader's topics (IDs and
+// configs included) and logs byte for byte, __consumer_offsets too; it
+// refuses produce; after a restart it catches up from its log end.
+func TestStandbyFollowsLeader(t *testing.T) {
+	leader := groupBroker(t, t.TempDir(), "--replication.listener=127.0.0.1:0")
+	defer leader.close()
+	standbyDir := t.TempDir()
+	standby := testBroker(t, standbyDir, "--standby.of="+leader.replAddr(), "--node.id=1")
+	defer func() { standby.close() }()
+
+	started := time.Now()
+	createTopic(t, leader, "replicated", 3)
+	produceKeyed(t, leader, "replicated", 0, 2000)
+	t.Logf("produced after %v", time.Since(started))
+	// A committed offset, so __consumer_offsets has something to copy.
+	commit := kmsg.NewPtrOffsetCommitRequest()
+	commit.Group, commit.Generation = "copied", -1
+	commit.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "replicated", Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 1, Offset: 17, LeaderEpoch: -1}}}}
+	if resp, err := commit.RequestWith(ctxTimeout(t, 10*time.Second), client(t, leader)); err != nil || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("commit: %v %+v", err, resp)
+	}
+	waitIdentical(t, leader, standby)
+	t.Logf("identical after %v", time.Since(started))
+	if st, _ := standby.cluster.Topic("replicated"); st.Partitions[0].Log.LogEndOffset() == 0 && st.Partitions[1].Log.LogEndOffset() == 0 {
+		t.Fatal("nothing replicated")
+	}
+
+	// Sent to the standby itself, writes are refused...
+	viaStandby := client(t, standby)
+	standbyNode := viaStandby.Broker(1)
+	produce := kmsg.NewPtrProduceRequest()
+	produce.Acks, produce.TimeoutMillis = -1, 5000
+	produce.Topics = []kmsg.ProduceRequestTopic{{Topic: "replicated", Partitions: []kmsg.ProduceRequestTopicPartition{{Partition: 0, Records: batchtest.Values(1, 10, time.Now().UnixMilli())}}}}
+	if raw, err := standbyNode.Request(ctxTimeout(t, 10*time.Second), produce); err != nil || raw.(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode != kerr.NotLeaderForPartition.Code {
+		t.Fatalf("produce to the standby: %v %+v", err, raw)
+	}
+	create := kmsg.NewPtrCreateTopicsRequest()
+	ct := kmsg.NewCreateTopicsRequestTopic()
+	ct.Topic, ct.NumPartitions, ct.ReplicationFactor = "on-standby", 1, 1
+	create.Topics = append(create.Topics, ct)
+	if raw, err := standbyNode.Request(ctxTimeout(t, 10*time.Second), create); err != nil || raw.(*kmsg.CreateTopicsResponse).Topics[0].ErrorCode != kerr.NotController.Code {
+		t.Fatalf("create topic on the standby: %v %+v", err, raw)
+	}
+	// ... and a client that bootstraps at the standby is sent to the
+	// leader by Metadata, and its records come back to the standby.
+	redirected := client(t, standby, kgo.DefaultProduceTopic("replicated"))
+	if err := redirected.ProduceSync(ctxTimeout(t, 10*time.Second), &kgo.Record{Value: []byte("via the standby's metadata")}).FirstErr(); err != nil {
+		t.Fatalf("produce bootstrapped at the standby: %v", err)
+	}
+	waitIdentical(t, leader, standby)
+	t.Logf("redirected after %v", time.Since(started))
+
+	// Standby down while the leader takes more writes and a new topic;
+	// after its restart it catches up from its own log end offsets.
+	standby.close()
+	produceKeyed(t, leader, "replicated", 2000, 1000)
+	createTopic(t, leader, "later", 2)
+	produceKeyed(t, leader, "later", 0, 300)
+	standby = testBroker(t, standbyDir, "--standby.of="+leader.replAddr(), "--node.id=1")
+	waitIdentical(t, leader, standby)
+	if status := leader.replLeader.Status(); len(status) == 0 {
+		t.Fatal("the leader reports no standby partitions")
+	}
+}
+
+// TestStandbyRejectsCorruptBatches: a fake leader sends a Data frame whose
+// batch fails its CRC; the standby appends nothing and drops the
+// connection. Garbage sent to a leader's replication port closes that
+// connection only.
+func TestStandbyRejectsCorruptBatches(t *testing.T) {
+	fake, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	standby := testBroker(t, t.TempDir(), "--standby.of="+fake.Addr().String(), "--node.id=1")
+	defer standby.close()
+
+	conn, err := fake.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	frame, _, err := wire.ReadReplFrame(conn, nil)
+	if err != nil || frame.Type != wire.ReplHello {
+		t.Fatalf("standby hello: %v %d", err, frame.Type)
+	}
+	var enc wire.ReplEncoder
+	conn.Write(enc.Hello(wire.ReplHelloFields{Version: wire.ReplicationVersion, ClusterID: "fake", Host: "127.0.0.1", Port: 1}))
+	id := [16]byte{7, 7, 7}
+	conn.Write(enc.Metadata([]wire.ReplTopic{{Name: "victim", ID: id, Partitions: 1, Configs: map[string]string{}}}))
+	if frame, _, err = wire.ReadReplFrame(conn, nil); err != nil || frame.Type != wire.ReplPositions {
+		t.Fatalf("standby positions: %v %d", err, frame.Type)
+	}
+	batch := batchtest.Values(3, 50, time.Now().UnixMilli())
+	batch[len(batch)-1] ^= 0xff // breaks the batch's CRC, not the frame's
+	bufs := net.Buffers{enc.DataHeader(wire.ReplDataFields{TopicID: id, Partition: 0, HighWatermark: 3, BatchesLength: int32(len(batch))}), batch}
+	if _, err := bufs.WriteTo(conn); err != nil {
+		t.Fatal(err)
+	}
+	// The standby closes the connection rather than append.
+	if _, _, err := wire.ReadReplFrame(conn, nil); err == nil {
+		t.Fatal("the standby answered a corrupt batch")
+	}
+	victim, ok := standby.cluster.Topic("victim")
+	if !ok || victim.ID != id {
+		t.Fatal("the standby did not mirror the fake leader's topic")
+	}
+	if end := victim.Partitions[0].Log.LogEndOffset(); end != 0 {
+		t.Fatalf("the standby appended a corrupt batch: log end offset %d", end)
+	}
+
+	// Garbage on a real leader's replication port.
+	leader := testBroker(t, t.TempDir(), "--replication.listener=127.0.0.1:0")
+	defer leader.close()
+	raw, err := net.Dial("tcp", leader.replAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.Write([]byte("\x00\x00\x00\x10garbage garbage!"))
+	raw.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := raw.Read(make([]byte, 1)); err == nil {
+		t.Fatalf("the leader answered garbage with %d bytes", n)
+	}
+	// The leader still serves clients.
+	c := client(t, leader, kgo.DefaultProduceTopic("still-up"), kgo.AllowAutoTopicCreation())
+	if err := c.ProduceSync(ctxTimeout(t, 10*time.Second), &kgo.Record{Value: []byte(fmt.Sprint("x"))}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}

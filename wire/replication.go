@@ -1,0 +1,352 @@
+package wire
+
+// The replication protocol between a leader and its hot standby: spool's
+// own, minimal and versioned, on the leader's replication.listener. Every
+// frame is
+//
+//	length   int32   bytes after this field
+//	crc      uint32  CRC-32C (Castagnoli) of type and fields, that is of
+//	                 every byte after it except a Data frame's batches
+//	type     int8
+//	fields   by type, below (all integers big-endian; a string is an
+//	         int16 length and that many bytes; an id is 16 bytes)
+//
+// A Data frame's record batches follow its fields and are outside the frame
+// CRC: each batch carries its own CRC-32C, which the standby checks before
+// appending it, so the leader can send them straight from the segment file
+// like a consumer fetch.
+//
+//	1 Hello        (both ways, first) version int16, node id int32,
+//	               cluster id string, leader epoch int32,
+//	               advertised host string, advertised port int32
+//	2 Metadata     (leader → standby) topic count int32, then per topic:
+//	               name string, id, partitions int32,
+//	               config count int32, then name string, value string each
+//	3 Positions    (standby → leader, after each Metadata) count int32, then
+//	               per partition: topic id, partition int32,
+//	               log end offset int64, last leader epoch int32
+//	4 Data         (leader → standby) topic id, partition int32,
+//	               high watermark int64, log start offset int64,
+//	               batches length int32, then the batches (raw RecordBatch
+//	               v2, exactly as stored, base offsets and epochs included)
+//	5 Ack          (standby → leader) topic id, partition int32,
+//	               durable log end offset int64
+//	6 Truncate     (leader → standby) topic id, partition int32,
+//	               offset int64: the standby's log diverged from the
+//	               leader's at offset (KIP-101 style); cut it there
+//
+// A frame whose CRC or fields do not check closes the connection; the
+// standby reconnects and resumes from its log end offset.
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"sort"
+)
+
+// ReplicationVersion is the protocol version this node speaks.
+const ReplicationVersion = 1
+
+// Replication frame types.
+const (
+	ReplHello     int8 = 1
+	ReplMetadata  int8 = 2
+	ReplPositions int8 = 3
+	ReplData      int8 = 4
+	ReplAck       int8 = 5
+	ReplTruncate  int8 = 6
+)
+
+// Limits of replication frames.
+const (
+	replFrameHeaderBytes = 9        // length, crc, type
+	ReplFrameBytesMax    = 64 << 20 // a frame's fields and batches
+)
+
+var replCRC = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrReplFrame says a replication frame does not check.
+var ErrReplFrame = errors.New("wire: bad replication frame")
+
+// ReplHelloFields is a Hello.
+type ReplHelloFields struct {
+	Version   int16
+	NodeID    int32
+	ClusterID string
+	Epoch     int32
+	Host      string
+	Port      int32
+}
+
+// ReplTopic is one topic of a Metadata frame.
+type ReplTopic struct {
+	Name       string
+	ID         [16]byte
+	Partitions int32
+	Configs    map[string]string
+}
+
+// ReplPosition is one partition's position in a Positions frame.
+type ReplPosition struct {
+	TopicID   [16]byte
+	Partition int32
+	Offset    int64
+	LastEpoch int32
+}
+
+// ReplDataFields are a Data frame's fields (the batches follow them).
+type ReplDataFields struct {
+	TopicID        [16]byte
+	Partition      int32
+	HighWatermark  int64
+	LogStartOffset int64
+	BatchesLength  int32
+}
+
+// ReplPartitionOffset is an Ack's or a Truncate's fields.
+type ReplPartitionOffset struct {
+	TopicID   [16]byte
+	Partition int32
+	Offset    int64
+}
+
+// ReplEncoder builds frames into one reusable buffer.
+type ReplEncoder struct {
+	buf []byte
+}
+
+func (e *ReplEncoder) begin(typ int8) {
+	e.buf = append(e.buf[:0], 0, 0, 0, 0, 0, 0, 0, 0, byte(typ))
+}
+
+// end patches length and CRC; extra is the length of bytes that will follow
+// outside the CRC (a Data frame's batches).
+func (e *ReplEncoder) end(extra int) []byte {
+	binary.BigEndian.PutUint32(e.buf[0:], uint32(len(e.buf)-4+extra))
+	binary.BigEndian.PutUint32(e.buf[4:], crc32.Checksum(e.buf[8:], replCRC))
+	return e.buf
+}
+
+func appendReplString(b []byte, s string) []byte {
+	b = binary.BigEndian.AppendUint16(b, uint16(len(s)))
+	return append(b, s...)
+}
+
+// Hello encodes a Hello frame.
+func (e *ReplEncoder) Hello(h ReplHelloFields) []byte {
+	e.begin(ReplHello)
+	e.buf = binary.BigEndian.AppendUint16(e.buf, uint16(h.Version))
+	e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(h.NodeID))
+	e.buf = appendReplString(e.buf, h.ClusterID)
+	e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(h.Epoch))
+	e.buf = appendReplString(e.buf, h.Host)
+	e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(h.Port))
+	return e.end(0)
+}
+
+// Metadata encodes a Metadata frame.
+func (e *ReplEncoder) Metadata(topics []ReplTopic) []byte {
+	e.begin(ReplMetadata)
+	e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(len(topics)))
+	for _, t := range topics {
+		e.buf = appendReplString(e.buf, t.Name)
+		e.buf = append(e.buf, t.ID[:]...)
+		e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(t.Partitions))
+		e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(len(t.Configs)))
+		keys := make([]string, 0, len(t.Configs))
+		for k := range t.Configs {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			e.buf = appendReplString(e.buf, k)
+			e.buf = appendReplString(e.buf, t.Configs[k])
+		}
+	}
+	return e.end(0)
+}
+
+// Positions encodes a Positions frame.
+func (e *ReplEncoder) Positions(positions []ReplPosition) []byte {
+	e.begin(ReplPositions)
+	e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(len(positions)))
+	for _, p := range positions {
+		e.buf = append(e.buf, p.TopicID[:]...)
+		e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(p.Partition))
+		e.buf = binary.BigEndian.AppendUint64(e.buf, uint64(p.Offset))
+		e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(p.LastEpoch))
+	}
+	return e.end(0)
+}
+
+// DataHeader encodes a Data frame up to its batches, which the caller sends
+// next (BatchesLength bytes).
+func (e *ReplEncoder) DataHeader(d ReplDataFields) []byte {
+	e.begin(ReplData)
+	e.buf = append(e.buf, d.TopicID[:]...)
+	e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(d.Partition))
+	e.buf = binary.BigEndian.AppendUint64(e.buf, uint64(d.HighWatermark))
+	e.buf = binary.BigEndian.AppendUint64(e.buf, uint64(d.LogStartOffset))
+	e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(d.BatchesLength))
+	return e.end(int(d.BatchesLength))
+}
+
+// PartitionOffset encodes an Ack or a Truncate frame.
+func (e *ReplEncoder) PartitionOffset(typ int8, p ReplPartitionOffset) []byte {
+	e.begin(typ)
+	e.buf = append(e.buf, p.TopicID[:]...)
+	e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(p.Partition))
+	e.buf = binary.BigEndian.AppendUint64(e.buf, uint64(p.Offset))
+	return e.end(0)
+}
+
+// ReplFrame is one received frame: its type, its checked fields, and for
+// Data the batches (unchecked here: the standby validates each).
+type ReplFrame struct {
+	Type    int8
+	Fields  []byte
+	Batches []byte
+}
+
+// ReadReplFrame reads one frame into buf (grown as needed, bounded by
+// ReplFrameBytesMax) and checks its CRC.
+func ReadReplFrame(r io.Reader, buf []byte) (ReplFrame, []byte, error) {
+	var head [replFrameHeaderBytes]byte
+	if _, err := io.ReadFull(r, head[:]); err != nil {
+		return ReplFrame{}, buf, err
+	}
+	length := int64(int32(binary.BigEndian.Uint32(head[0:])))
+	if length < 5 || length > ReplFrameBytesMax {
+		return ReplFrame{}, buf, fmt.Errorf("%w: length %d", ErrReplFrame, length)
+	}
+	rest := int(length - 5)
+	if cap(buf) < rest {
+		buf = make([]byte, rest)
+	}
+	buf = buf[:rest]
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return ReplFrame{}, buf, err
+	}
+	f := ReplFrame{Type: int8(head[8]), Fields: buf}
+	covered := len(buf)
+	if f.Type == ReplData {
+		if len(buf) < dataFieldsBytes {
+			return ReplFrame{}, buf, fmt.Errorf("%w: data frame of %d bytes", ErrReplFrame, len(buf))
+		}
+		batches := int(int32(binary.BigEndian.Uint32(buf[dataFieldsBytes-4:])))
+		if batches < 0 || batches != len(buf)-dataFieldsBytes {
+			return ReplFrame{}, buf, fmt.Errorf("%w: data frame says %d bytes of batches, has %d", ErrReplFrame, batches, len(buf)-dataFieldsBytes)
+		}
+		covered = dataFieldsBytes
+		f.Fields, f.Batches = buf[:dataFieldsBytes], buf[dataFieldsBytes:]
+	}
+	crc := crc32.Update(crc32.Checksum(head[8:9], replCRC), replCRC, buf[:covered])
+	if crc != binary.BigEndian.Uint32(head[4:]) {
+		return ReplFrame{}, buf, fmt.Errorf("%w: CRC mismatch (type %d)", ErrReplFrame, f.Type)
+	}
+	return f, buf, nil
+}
+
+// dataFieldsBytes is a Data frame's fields before the batches.
+const dataFieldsBytes = 16 + 4 + 8 + 8 + 4
+
+// replReader decodes fields, remembering the first error.
+type replReader struct {
+	b   []byte
+	err error
+}
+
+func (r *replReader) take(n int) []byte {
+	if r.err != nil || n < 0 || len(r.b) < n {
+		r.err = fmt.Errorf("%w: fields end early", ErrReplFrame)
+		return make([]byte, max(n, 0))
+	}
+	out := r.b[:n]
+	r.b = r.b[n:]
+	return out
+}
+
+func (r *replReader) int16() int16 { return int16(binary.BigEndian.Uint16(r.take(2))) }
+func (r *replReader) int32() int32 { return int32(binary.BigEndian.Uint32(r.take(4))) }
+func (r *replReader) int64() int64 { return int64(binary.BigEndian.Uint64(r.take(8))) }
+func (r *replReader) string() string {
+	n := int(r.int16())
+	return string(r.take(n))
+}
+func (r *replReader) id() (id [16]byte) {
+	copy(id[:], r.take(16))
+	return id
+}
+
+// count reads an array count, refusing one larger than the bytes left
+// could hold (each element at least min bytes).
+func (r *replReader) count(min int) int {
+	n := int(r.int32())
+	if n < 0 || n*min > len(r.b) {
+		if r.err == nil {
+			r.err = fmt.Errorf("%w: count %d for %d bytes", ErrReplFrame, n, len(r.b))
+		}
+		return 0
+	}
+	return n
+}
+
+func (r *replReader) done() error {
+	if r.err == nil && len(r.b) != 0 {
+		r.err = fmt.Errorf("%w: %d bytes after the fields", ErrReplFrame, len(r.b))
+	}
+	return r.err
+}
+
+// DecodeHello decodes a Hello's fields.
+func DecodeHello(fields []byte) (ReplHelloFields, error) {
+	r := replReader{b: fields}
+	h := ReplHelloFields{Version: r.int16(), NodeID: r.int32(), ClusterID: r.string(), Epoch: r.int32(), Host: r.string(), Port: r.int32()}
+	return h, r.done()
+}
+
+// DecodeMetadata decodes a Metadata frame's fields.
+func DecodeMetadata(fields []byte) ([]ReplTopic, error) {
+	r := replReader{b: fields}
+	n := r.count(2 + 16 + 4 + 4)
+	topics := make([]ReplTopic, 0, n)
+	for i := 0; i < n && r.err == nil; i++ {
+		t := ReplTopic{Name: r.string(), ID: r.id(), Partitions: r.int32()}
+		configs := r.count(4)
+		t.Configs = make(map[string]string, configs)
+		for j := 0; j < configs && r.err == nil; j++ {
+			k := r.string()
+			t.Configs[k] = r.string()
+		}
+		topics = append(topics, t)
+	}
+	return topics, r.done()
+}
+
+// DecodePositions decodes a Positions frame's fields.
+func DecodePositions(fields []byte) ([]ReplPosition, error) {
+	r := replReader{b: fields}
+	n := r.count(16 + 4 + 8 + 4)
+	positions := make([]ReplPosition, 0, n)
+	for i := 0; i < n && r.err == nil; i++ {
+		positions = append(positions, ReplPosition{TopicID: r.id(), Partition: r.int32(), Offset: r.int64(), LastEpoch: r.int32()})
+	}
+	return positions, r.done()
+}
+
+// DecodeData decodes a Data frame's fields.
+func DecodeData(fields []byte) (ReplDataFields, error) {
+	r := replReader{b: fields}
+	d := ReplDataFields{TopicID: r.id(), Partition: r.int32(), HighWatermark: r.int64(), LogStartOffset: r.int64(), BatchesLength: r.int32()}
+	return d, r.done()
+}
+
+// DecodePartitionOffset decodes an Ack's or a Truncate's fields.
+func DecodePartitionOffset(fields []byte) (ReplPartitionOffset, error) {
+	r := replReader{b: fields}
+	p := ReplPartitionOffset{TopicID: r.id(), Partition: r.int32(), Offset: r.int64()}
+	return p, r.done()
+}
