@@ -88,8 +88,8 @@ func (l *Log) appendValid(b []byte, h *segment.Header, base Offset, leaderEpoch 
 	}
 	next := h.NextOffset()
 	l.logEndOffset.Store(int64(next))
-	l.highWatermark.Store(int64(next))
-	l.hwm.wake()
+	l.leo.wake()
+	l.publishHighWatermark()
 	if l.cfg.FlushPolicy == FlushEveryBatch {
 		if err := l.Flush(); err != nil {
 			return AppendInfo{}, err
@@ -215,6 +215,7 @@ func (l *Log) Close() error {
 	}
 	l.closed = true
 	defer l.hwm.wake()
+	defer l.leo.wake()
 	var err error
 	if l.Err() == nil {
 		// 1.

@@ -172,6 +172,13 @@ type Log struct {
 	// corruptSnapshots counts producer snapshots found corrupt (loud).
 	corruptSnapshots atomic.Int64
 	hwm              notifier // woken when the high watermark moves
+	leo              notifier // woken when the log end offset moves
+
+	// The standby's replica of this partition, set by the leader's
+	// replication: while it is in sync, the high watermark is the smaller
+	// of the two log end offsets (replica.go).
+	followerInSync atomic.Bool
+	followerEnd    atomic.Int64
 
 	// Writer only.
 	active        *segment.Segment
@@ -219,6 +226,7 @@ func OpenLog(dir string, cfg LogConfig) (*Log, error) {
 	}
 	l := &Log{dir: dir, cfg: cfg, logger: cfg.Logger.With("partition", filepath.Base(dir))}
 	l.hwm.init()
+	l.leo.init()
 
 	// 1.
 	bases, err := l.listSegments()
@@ -410,8 +418,9 @@ func (l *Log) LogStartOffset() Offset { return Offset(l.logStartOffset.Load()) }
 // LogEndOffset is the offset the next batch gets. Any goroutine.
 func (l *Log) LogEndOffset() Offset { return Offset(l.logEndOffset.Load()) }
 
-// HighWatermark is the end of what consumers may read; it equals the log
-// end offset until replication exists. Any goroutine.
+// HighWatermark is the end of what consumers may read: the log end offset,
+// or while a standby is in sync the smaller of its end and ours (see
+// replica.go). Any goroutine.
 func (l *Log) HighWatermark() Offset { return Offset(l.highWatermark.Load()) }
 
 // LastStableOffset is the end of what read_committed consumers may read;
@@ -444,6 +453,7 @@ func (l *Log) fail(err error) error {
 	if l.failure.CompareAndSwap(nil, &wrapped) {
 		l.logger.Error("partition failed; it refuses writes until restarted", "error", err)
 		l.hwm.wake()
+		l.leo.wake()
 	}
 	return l.Err()
 }

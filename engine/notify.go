@@ -23,7 +23,8 @@ func (n *notifier) wait() <-chan struct{} {
 	return ch
 }
 
-// wake closes the current channel if a reader took it. Writer only.
+// wake closes the current channel if a reader took it. Any goroutine:
+// concurrent wakes each close the channel they swapped out.
 func (n *notifier) wake() {
 	if !n.taken.Load() {
 		return

@@ -35,6 +35,10 @@ type Isolation int8
 const (
 	ReadUncommitted Isolation = 0
 	ReadCommitted   Isolation = 1
+	// ReadReplica reads up to the log end offset, past the high
+	// watermark: what the leader sends its standby (the high watermark
+	// waits for the standby to have it).
+	ReadReplica Isolation = 2
 )
 
 // Read plans a fetch from offset: whole batches from the one holding offset,
@@ -56,8 +60,13 @@ func (l *Log) Read(offset Offset, maxBytes int64, atLeastOne bool, isolation Iso
 			limit = result.LastStableOffset
 		}
 		result.LogStartOffset = l.LogStartOffset()
-		if offset < result.LogStartOffset || offset > result.HighWatermark {
-			return fmt.Errorf("%w: %d not in [%d, %d]", ErrOffsetOutOfRange, offset, result.LogStartOffset, result.HighWatermark)
+		upper := result.HighWatermark
+		if isolation == ReadReplica {
+			limit = l.LogEndOffset()
+			upper = limit
+		}
+		if offset < result.LogStartOffset || offset > upper {
+			return fmt.Errorf("%w: %d not in [%d, %d]", ErrOffsetOutOfRange, offset, result.LogStartOffset, upper)
 		}
 		result.NextOffset = offset
 		if offset >= limit {

@@ -201,6 +201,7 @@ func (l *Log) TruncateTo(offset Offset) (Offset, error) {
 	l.highWatermark.Store(int64(end))
 	l.durableOffset.Store(int64(end))
 	l.hwm.wake()
+	l.leo.wake()
 	l.checkInvariants()
 	if err := l.epochs.truncateFromEnd(end); err != nil {
 		return end, l.fail(err)

@@ -49,6 +49,9 @@ type ReplicationConfig struct {
 	Port      int32
 	Cluster   *meta.Cluster
 	Logger    *slog.Logger
+	// LagMax is replica.lag.time.max.ms: a standby that has not caught up
+	// with the log end offset for this long leaves the in-sync set.
+	LagMax time.Duration
 }
 
 func (c ReplicationConfig) hello() wire.ReplHelloFields {
@@ -57,28 +60,141 @@ func (c ReplicationConfig) hello() wire.ReplHelloFields {
 
 // StandbyStatus is what the leader knows of one standby partition.
 type StandbyStatus struct {
-	Topic      string
-	Partition  int32
-	Acked      int64 // the standby's durable log end offset
-	LeaderEnd  int64
-	NodeID     int32
-	LastAckAge time.Duration
+	Topic       string
+	Partition   int32
+	Acked       int64 // the standby's durable log end offset
+	LeaderEnd   int64
+	InSync      bool
+	CaughtUpAgo time.Duration
 }
 
 // ReplicationLeader serves standbys.
 type ReplicationLeader struct {
 	cfg ReplicationConfig
 
-	mu       sync.Mutex
-	listener net.Listener
-	sessions map[*leaderSession]struct{}
-	closed   bool
-	wg       sync.WaitGroup
+	mu        sync.Mutex
+	listener  net.Listener
+	sessions  map[*leaderSession]struct{}
+	followers map[partitionKey]*followerState // outlive sessions
+	closed    bool
+	wg        sync.WaitGroup
+	stop      chan struct{}
+}
+
+// followerState is the standby's replica of one partition, as the leader
+// sees it. Guarded by ReplicationLeader.mu.
+type followerState struct {
+	log          *engine.Log
+	acked        engine.Offset
+	inSync       bool
+	lastCaughtUp time.Time
+	// marks are frames that reached the log end offset when sent: once
+	// the standby acks one, it was caught up as of that moment.
+	marks []catchUpMark
+}
+
+type catchUpMark struct {
+	next engine.Offset
+	at   time.Time
 }
 
 // NewReplicationLeader makes a leader for cfg's cluster.
 func NewReplicationLeader(cfg ReplicationConfig) *ReplicationLeader {
-	return &ReplicationLeader{cfg: cfg, sessions: map[*leaderSession]struct{}{}}
+	if cfg.LagMax <= 0 {
+		cfg.LagMax = 30 * time.Second
+	}
+	return &ReplicationLeader{cfg: cfg, sessions: map[*leaderSession]struct{}{}, followers: map[partitionKey]*followerState{}, stop: make(chan struct{})}
+}
+
+// follower finds or makes the state of a partition's replica, with the
+// partition's current log. Under l.mu.
+func (l *ReplicationLeader) follower(key partitionKey) *followerState {
+	t, ok := l.cfg.Cluster.Topic(key.topic)
+	if !ok || int(key.partition) >= len(t.Partitions) {
+		return nil
+	}
+	log := t.Partitions[key.partition].Log
+	st := l.followers[key]
+	if st == nil || st.log != log {
+		st = &followerState{log: log, acked: -1}
+		l.followers[key] = st
+	}
+	return st
+}
+
+// sent records a Data frame that ended at the log end offset it was read
+// at.
+func (l *ReplicationLeader) sent(key partitionKey, next engine.Offset, at time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if st := l.follower(key); st != nil {
+		st.marks = append(st.marks, catchUpMark{next: next, at: at})
+		if len(st.marks) > 1024 {
+			st.marks = st.marks[len(st.marks)-1024:]
+		}
+	}
+}
+
+// acked takes the standby's durable log end offset for a partition: it may
+// make the standby in sync, and moves the high watermark.
+func (l *ReplicationLeader) acked(key partitionKey, offset engine.Offset) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st := l.follower(key)
+	if st == nil {
+		return
+	}
+	now := time.Now()
+	st.acked = offset
+	kept := st.marks[:0]
+	for _, m := range st.marks {
+		if m.next <= offset {
+			if m.at.After(st.lastCaughtUp) {
+				st.lastCaughtUp = m.at
+			}
+			continue
+		}
+		kept = append(kept, m)
+	}
+	st.marks = kept
+	if offset >= st.log.LogEndOffset() {
+		st.lastCaughtUp = now
+	}
+	if !st.inSync && now.Sub(st.lastCaughtUp) < l.cfg.LagMax {
+		st.inSync = true
+		l.cfg.Logger.Info("standby joined the in-sync set", "topic", key.topic, "partition", key.partition, "offset", offset)
+	}
+	st.log.SetFollower(st.inSync, offset)
+}
+
+// checkLag drops from the in-sync set every replica that has not caught
+// up for LagMax.
+func (l *ReplicationLeader) checkLag(now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for key, st := range l.followers {
+		if st.acked >= st.log.LogEndOffset() {
+			st.lastCaughtUp = now
+		}
+		if st.inSync && now.Sub(st.lastCaughtUp) > l.cfg.LagMax {
+			st.inSync = false
+			st.log.SetFollower(false, st.acked)
+			l.cfg.Logger.Warn("standby left the in-sync set", "topic", key.topic, "partition", key.partition, "acked", st.acked, "log_end_offset", st.log.LogEndOffset(), "behind_for", now.Sub(st.lastCaughtUp))
+		}
+	}
+}
+
+func (l *ReplicationLeader) lagLoop() {
+	ticker := time.NewTicker(100 * time.Millisecond)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case now := <-ticker.C:
+			l.checkLag(now)
+		}
+	}
 }
 
 // Serve accepts standbys until Close.
@@ -86,6 +202,7 @@ func (l *ReplicationLeader) Serve(listener net.Listener) error {
 	l.mu.Lock()
 	l.listener = listener
 	l.mu.Unlock()
+	go l.lagLoop()
 	for {
 		conn, err := listener.Accept()
 		if err != nil {
@@ -97,7 +214,7 @@ func (l *ReplicationLeader) Serve(listener net.Listener) error {
 			}
 			return err
 		}
-		s := &leaderSession{leader: l, conn: conn, positions: map[partitionKey]*standbyPosition{}, acked: map[partitionKey]ackedOffset{}}
+		s := &leaderSession{leader: l, conn: conn, positions: map[partitionKey]*standbyPosition{}}
 		l.mu.Lock()
 		if l.closed {
 			l.mu.Unlock()
@@ -121,6 +238,9 @@ func (l *ReplicationLeader) Serve(listener net.Listener) error {
 // Close stops accepting and ends every session.
 func (l *ReplicationLeader) Close() {
 	l.mu.Lock()
+	if !l.closed {
+		close(l.stop)
+	}
 	l.closed = true
 	if l.listener != nil {
 		l.listener.Close()
@@ -132,21 +252,14 @@ func (l *ReplicationLeader) Close() {
 	l.wg.Wait()
 }
 
-// Status lists, per standby partition, how far the standby has acked.
+// Status lists, per partition the standby has acked, how far it is and
+// whether it is in sync.
 func (l *ReplicationLeader) Status() []StandbyStatus {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []StandbyStatus
-	for s := range l.sessions {
-		s.mu.Lock()
-		for key, a := range s.acked {
-			st := StandbyStatus{Topic: key.topic, Partition: key.partition, Acked: a.offset, NodeID: s.standbyNode, LastAckAge: time.Since(a.at)}
-			if t, ok := l.cfg.Cluster.Topic(key.topic); ok && int(key.partition) < len(t.Partitions) {
-				st.LeaderEnd = int64(t.Partitions[key.partition].Log.LogEndOffset())
-			}
-			out = append(out, st)
-		}
-		s.mu.Unlock()
+	for key, st := range l.followers {
+		out = append(out, StandbyStatus{Topic: key.topic, Partition: key.partition, Acked: int64(st.acked), LeaderEnd: int64(st.log.LogEndOffset()), InSync: st.inSync, CaughtUpAgo: time.Since(st.lastCaughtUp)})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Topic != out[j].Topic {
@@ -169,11 +282,6 @@ type standbyPosition struct {
 	checked   bool // the divergence check is done
 }
 
-type ackedOffset struct {
-	offset int64
-	at     time.Time
-}
-
 type leaderSession struct {
 	leader      *ReplicationLeader
 	conn        net.Conn
@@ -181,8 +289,7 @@ type leaderSession struct {
 
 	mu        sync.Mutex
 	positions map[partitionKey]*standbyPosition // replaced by each Positions frame
-	acked     map[partitionKey]ackedOffset
-	fresh     chan struct{} // a Positions frame arrived
+	fresh     chan struct{}                     // a Positions frame arrived
 }
 
 func (s *leaderSession) run() error {
@@ -245,7 +352,12 @@ func (s *leaderSession) readLoop() error {
 				if !ok {
 					continue
 				}
-				next[partitionKey{t.Name, p.Partition}] = &standbyPosition{id: p.TopicID, next: engine.Offset(p.Offset), lastEpoch: p.LastEpoch}
+				key := partitionKey{t.Name, p.Partition}
+				next[key] = &standbyPosition{id: p.TopicID, next: engine.Offset(p.Offset), lastEpoch: p.LastEpoch}
+				// A position is the standby's durable log end: an ack.
+				if ended := s.endForEpoch(t, p); ended >= 0 {
+					s.leader.acked(key, ended)
+				}
 			}
 			s.mu.Lock()
 			s.positions = next
@@ -260,14 +372,29 @@ func (s *leaderSession) readLoop() error {
 				return err
 			}
 			if t, ok := s.leader.cfg.Cluster.TopicByID(ack.TopicID); ok {
-				s.mu.Lock()
-				s.acked[partitionKey{t.Name, ack.Partition}] = ackedOffset{offset: ack.Offset, at: time.Now()}
-				s.mu.Unlock()
+				s.leader.acked(partitionKey{t.Name, ack.Partition}, engine.Offset(ack.Offset))
 			}
 		default:
 			return fmt.Errorf("%w: unexpected type %d from a standby", wire.ErrReplFrame, frame.Type)
 		}
 	}
+}
+
+// endForEpoch is the part of a standby's position that the leader's log
+// agrees with: its log end offset, cut to where the leader's history of
+// the standby's last epoch ends (a diverged tail is not a replica). -1 for
+// an unknown partition.
+func (s *leaderSession) endForEpoch(t *meta.Topic, p wire.ReplPosition) engine.Offset {
+	if p.Partition < 0 || int(p.Partition) >= len(t.Partitions) {
+		return -1
+	}
+	end := engine.Offset(p.Offset)
+	if p.LastEpoch >= 0 && end > 0 {
+		if _, epochEnd := t.Partitions[p.Partition].Log.EndOffsetForEpoch(p.LastEpoch); epochEnd >= 0 && epochEnd < end {
+			end = epochEnd
+		}
+	}
+	return end
 }
 
 // topicsSignature changes whenever the topic set, IDs, partition counts or
@@ -338,17 +465,17 @@ func (s *leaderSession) sendLoop(ctx context.Context, enc *wire.ReplEncoder) err
 					}
 				}
 			}
-			waitOn = append(waitOn, p.Log.HighWatermarkChanged())
-			if pos.next >= p.Log.HighWatermark() {
+			waitOn = append(waitOn, p.Log.LogEndOffsetChanged())
+			if pos.next >= p.Log.LogEndOffset() {
 				continue
 			}
-			err := p.Log.Read(pos.next, replDataBytesMax, true, engine.ReadUncommitted, &result)
+			err := p.Log.Read(pos.next, replDataBytesMax, true, engine.ReadReplica, &result)
 			if err != nil {
 				// Below the leader's log start (retention) or past its end
 				// (the standby is ahead): not handled yet; the partition
 				// stays where it is.
 				s.leader.cfg.Logger.Warn("cannot replicate partition from the standby's position", "topic", key.topic, "partition", key.partition, "position", pos.next, "error", err)
-				pos.next = p.Log.HighWatermark() + 1<<62 // park it
+				pos.next = p.Log.LogEndOffset() + 1<<62 // park it
 				continue
 			}
 			buf = buf[:0]
@@ -362,6 +489,7 @@ func (s *leaderSession) sendLoop(ctx context.Context, enc *wire.ReplEncoder) err
 			}
 			next := result.NextOffset
 			hw, start := result.HighWatermark, result.LogStartOffset
+			reachedEnd := next >= p.Log.LogEndOffset()
 			result.Release()
 			if len(buf) == 0 {
 				continue
@@ -373,6 +501,9 @@ func (s *leaderSession) sendLoop(ctx context.Context, enc *wire.ReplEncoder) err
 			}
 			pos.next = next
 			sent = true
+			if reachedEnd {
+				s.leader.sent(key, next, time.Now())
+			}
 		}
 		if sent {
 			continue

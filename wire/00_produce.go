@@ -28,6 +28,8 @@ package wire
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -76,13 +78,16 @@ func handleProduce(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Re
 				partitionResponse.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case meta.IsInternal(rt.Topic):
 				partitionResponse.ErrorCode = kerr.InvalidTopicException.Code
+			case durable && p.Log.InSyncReplicas() < s.minInsyncReplicas(rt.Topic):
+				partitionResponse.BaseOffset = -1
+				partitionResponse.ErrorCode = kerr.NotEnoughReplicas.Code
 			default:
 				submitted, err := submitRecords(p, rp.Records, durable)
 				if err != nil {
 					partitionResponse.BaseOffset = -1
 					partitionResponse.ErrorCode, partitionResponse.ErrorMessage = errorCode(err), errorMessage(err)
 				} else {
-					pending = append(pending, pendingPartition{topic: i, partition: j, log: p.Log, appends: submitted})
+					pending = append(pending, pendingPartition{topic: i, partition: j, log: p.Log, appends: submitted, minISR: s.minInsyncReplicas(rt.Topic)})
 				}
 			}
 			topicResponse.Partitions = append(topicResponse.Partitions, partitionResponse)
@@ -97,6 +102,9 @@ func handleProduce(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Re
 			partitionResponse.LogAppendTime = appendTime
 			partitionResponse.LogStartOffset = int64(pp.log.LogStartOffset())
 			partitionResponse.ErrorCode = errorCode(err)
+			if err == nil && durable {
+				partitionResponse.ErrorCode = pp.replicated(time.Duration(r.TimeoutMillis)*time.Millisecond, pp.minISR)
+			}
 			if err != nil {
 				partitionResponse.BaseOffset = -1
 				partitionResponse.ErrorMessage = errorMessage(err)
@@ -134,6 +142,8 @@ type pendingPartition struct {
 	topic, partition int // indexes into the response
 	log              *engine.Log
 	appends          []engine.Pending
+	end              engine.Offset // after the last batch appended
+	minISR           int           // acks=all: min.insync.replicas
 }
 
 // wait collects the partition's answers: the first batch's base offset and
@@ -149,8 +159,43 @@ func (pp *pendingPartition) wait() (engine.Offset, int64, error) {
 		if i == 0 {
 			first, appendTime = info.BaseOffset, info.LogAppendTime
 		}
+		if err == nil && info.LastOffset+1 > pp.end {
+			pp.end = info.LastOffset + 1
+		}
 	}
 	return first, appendTime, firstErr
+}
+
+// replicated waits, for acks=all, until the high watermark covers the
+// partition's batches: with a standby in sync, until the standby has them.
+// It answers REQUEST_TIMED_OUT after timeout, and
+// NOT_ENOUGH_REPLICAS_AFTER_APPEND when fewer than minISR replicas are in
+// sync once it is covered.
+func (pp *pendingPartition) replicated(timeout time.Duration, minISR int) int16 {
+	deadline := time.Now().Add(timeout)
+	for pp.log.HighWatermark() < pp.end {
+		changed := pp.log.HighWatermarkChanged()
+		if pp.log.HighWatermark() >= pp.end {
+			break
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return kerr.RequestTimedOut.Code
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-changed:
+		case <-timer.C:
+		}
+		timer.Stop()
+		if err := pp.log.Err(); err != nil {
+			return errorCode(err)
+		}
+	}
+	if pp.log.InSyncReplicas() < minISR {
+		return kerr.NotEnoughReplicasAfterAppend.Code
+	}
+	return 0
 }
 
 // submitRecords splits records into batches, validates them all when there
@@ -193,4 +238,16 @@ func submitRecords(p *meta.Partition, records []byte, durable bool) ([]engine.Pe
 		submitted = append(submitted, pending)
 	}
 	return submitted, nil
+}
+
+// minInsyncReplicas is the topic's min.insync.replicas, or the broker's.
+func (s *Server) minInsyncReplicas(topic string) int {
+	if t, ok := s.cfg.Cluster.Topic(topic); ok {
+		if v, ok := t.Configs["min.insync.replicas"]; ok {
+			if n, err := strconv.Atoi(v); err == nil {
+				return n
+			}
+		}
+	}
+	return max(s.cfg.MinInsyncReplicas, 1)
 }

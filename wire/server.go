@@ -28,7 +28,9 @@ type Config struct {
 	// and the controller, FindCoordinator as the coordinator, so clients
 	// that bootstrap here write there.
 	Leader func() (nodeID int32, host string, port int32, ok bool)
-	Logger *slog.Logger
+	// MinInsyncReplicas is the broker's min.insync.replicas.
+	MinInsyncReplicas int
+	Logger            *slog.Logger
 }
 
 // Server answers Kafka requests. One Server is shared by all connections.

@@ -144,10 +144,19 @@ func startBroker(props Properties, logger *slog.Logger) (*broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	replCfg := netio.ReplicationConfig{NodeID: int32(nodeID), ClusterID: cluster, Host: advertisedHost, Port: advertisedPort, Cluster: b.cluster, Logger: logger}
+	minISR, err := props.int64("min.insync.replicas")
+	if err != nil {
+		return nil, err
+	}
+	lagMax, err := props.int64("replica.lag.time.max.ms")
+	if err != nil {
+		return nil, err
+	}
+	replCfg := netio.ReplicationConfig{NodeID: int32(nodeID), ClusterID: cluster, Host: advertisedHost, Port: advertisedPort, Cluster: b.cluster, Logger: logger, LagMax: time.Duration(lagMax) * time.Millisecond}
 	wireCfg := wire.Config{
 		NodeID: int32(nodeID), Host: advertisedHost, Port: advertisedPort,
 		ClusterID: cluster, Cluster: b.cluster, Groups: b.groups, Logger: logger,
+		MinInsyncReplicas: int(minISR),
 	}
 	if standbyOf != "" {
 		b.standby = netio.NewStandby(replCfg, standbyOf)

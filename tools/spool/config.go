@@ -58,6 +58,8 @@ var knownProperties = map[string]property{
 	"socket.request.timeout.ms":           {"30000", "spool's own: a started request frame must arrive, and a response be written, within this"},
 	"fetch.path":                          {"copy", "spool's own: copy (pread + write, the default by measurement) or sendfile, how fetched records reach the socket"},
 	"broker.id":                           {"", "alias of node.id"},
+	"min.insync.replicas":                 {"1", "acks=all needs this many in-sync replicas (the leader, and the standby while in sync)"},
+	"replica.lag.time.max.ms":             {"30000", "a standby not caught up for this long leaves the in-sync set"},
 	"replication.listener":                {"", "spool's own: HOST:PORT where this node (a leader) serves its hot standby; empty: none"},
 	"standby.of":                          {"", "spool's own: HOST:PORT of a leader's replication.listener; this node then follows it as a read-only standby"},
 	"offsets.topic.num.partitions":        {"1", "partitions of __consumer_offsets (set when it is first created)"},

@@ -74,11 +74,43 @@ func waitIdentical(t *testing.T, leader, standby *broker) {
 
 func (b *broker) replAddr() string { return b.replListener.Addr().String() }
 
+// waitInSync waits until the standby is in sync for every partition of
+// topic.
+func waitInSync(t *testing.T, leader *broker, topic string, partitions int) {
+	t.Helper()
+	waitFor(t, 20*time.Second, "the standby to be in sync on "+topic, func() bool {
+		n := 0
+		for _, st := range leader.replLeader.Status() {
+			if st.Topic == topic && st.InSync {
+				n++
+			}
+		}
+		return n == partitions
+	})
+}
+
+// checkStandbyHolds checks, without waiting, that the standby's log of
+// every partition of topic reaches the leader's high watermark: what
+// acks=all acknowledged is already on the standby.
+func checkStandbyHolds(t *testing.T, leader, standby *broker, topic string) {
+	t.Helper()
+	lt, _ := leader.cluster.Topic(topic)
+	st, ok := standby.cluster.Topic(topic)
+	if !ok {
+		t.Fatalf("standby lacks %s", topic)
+	}
+	for i, lp := range lt.Partitions {
+		if hw, end := lp.Log.HighWatermark(), st.Partitions[i].Log.DurableOffset(); end < hw {
+			t.Fatalf("%s-%d: leader acknowledged up to %d, standby holds %d durably", topic, i, hw, end)
+		}
+	}
+}
+
 // TestStandbyFollowsLeader: a standby mirrors the leader's topics (IDs and
 // configs included) and logs byte for byte, __consumer_offsets too; it
 // refuses produce; after a restart it catches up from its log end.
 func TestStandbyFollowsLeader(t *testing.T) {
-	leader := groupBroker(t, t.TempDir(), "--replication.listener=127.0.0.1:0")
+	leader := groupBroker(t, t.TempDir(), "--replication.listener=127.0.0.1:0", "--replica.lag.time.max.ms=1000")
 	defer leader.close()
 	standbyDir := t.TempDir()
 	standby := testBroker(t, standbyDir, "--standby.of="+leader.replAddr(), "--node.id=1")
@@ -86,8 +118,11 @@ func TestStandbyFollowsLeader(t *testing.T) {
 
 	started := time.Now()
 	createTopic(t, leader, "replicated", 3)
+	waitInSync(t, leader, "replicated", 3)
 	produceKeyed(t, leader, "replicated", 0, 2000)
 	t.Logf("produced after %v", time.Since(started))
+	// acks=all was answered only once the standby had the records.
+	checkStandbyHolds(t, leader, standby, "replicated")
 	// A committed offset, so __consumer_offsets has something to copy.
 	commit := kmsg.NewPtrOffsetCommitRequest()
 	commit.Group, commit.Generation = "copied", -1
@@ -205,4 +240,68 @@ func TestStandbyRejectsCorruptBatches(t *testing.T) {
 	if err := c.ProduceSync(ctxTimeout(t, 10*time.Second), &kgo.Record{Value: []byte(fmt.Sprint("x"))}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestStandbyMinInsyncReplicas: with min.insync.replicas=2, acks=all fails
+// fast with NOT_ENOUGH_REPLICAS once the standby has left the in-sync set
+// (never a silent ack), acks=1 goes on, and after the standby's restart
+// it catches up, rejoins, and acks=all works again.
+func TestStandbyMinInsyncReplicas(t *testing.T) {
+	leader := testBroker(t, t.TempDir(), "--replication.listener=127.0.0.1:0", "--replica.lag.time.max.ms=500", "--min.insync.replicas=2")
+	defer leader.close()
+	standbyDir := t.TempDir()
+	standby := testBroker(t, standbyDir, "--standby.of="+leader.replAddr(), "--node.id=1")
+	createTopic(t, leader, "guarded", 2)
+
+	produce := func(acks int16) int16 {
+		req := kmsg.NewPtrProduceRequest()
+		req.Acks, req.TimeoutMillis = acks, 5000
+		req.Topics = []kmsg.ProduceRequestTopic{{Topic: "guarded", Partitions: []kmsg.ProduceRequestTopicPartition{{Partition: 0, Records: batchtest.Values(5, 20, time.Now().UnixMilli())}}}}
+		// franz-go rewrites a raw Produce's acks to the client's.
+		acksOpt := kgo.RequiredAcks(kgo.AllISRAcks())
+		if acks == 1 {
+			acksOpt = kgo.RequiredAcks(kgo.LeaderAck())
+		}
+		resp, err := req.RequestWith(ctxTimeout(t, 10*time.Second), client(t, leader, acksOpt, kgo.DisableIdempotentWrite()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Topics[0].Partitions[0].ErrorCode
+	}
+	// Before the standby ever caught up, the leader alone is not enough.
+	waitInSync(t, leader, "guarded", 2)
+	if code := produce(-1); code != 0 {
+		t.Fatalf("acks=all with the standby in sync: %v", kerr.ErrorForCode(code))
+	}
+	checkStandbyHolds(t, leader, standby, "guarded")
+
+	standby.close()
+	produce(1) // the partition moves on; the standby falls behind
+	waitFor(t, 10*time.Second, "the standby to leave the in-sync set", func() bool {
+		for _, st := range leader.replLeader.Status() {
+			if st.Topic == "guarded" && st.Partition == 0 {
+				return !st.InSync
+			}
+		}
+		return false
+	})
+	began := time.Now()
+	if code := produce(-1); code != kerr.NotEnoughReplicas.Code {
+		t.Fatalf("acks=all without the standby: %v, want NOT_ENOUGH_REPLICAS", kerr.ErrorForCode(code))
+	}
+	if took := time.Since(began); took > 2*time.Second {
+		t.Fatalf("NOT_ENOUGH_REPLICAS took %v", took)
+	}
+	if code := produce(1); code != 0 {
+		t.Fatalf("acks=1 without the standby: %v", kerr.ErrorForCode(code))
+	}
+
+	standby = testBroker(t, standbyDir, "--standby.of="+leader.replAddr(), "--node.id=1")
+	defer standby.close()
+	waitInSync(t, leader, "guarded", 2)
+	if code := produce(-1); code != 0 {
+		t.Fatalf("acks=all after the standby rejoined: %v", kerr.ErrorForCode(code))
+	}
+	checkStandbyHolds(t, leader, standby, "guarded")
+	waitIdentical(t, leader, standby)
 }
