@@ -39,6 +39,7 @@ const (
 	replIdleWait       = 100 * time.Millisecond
 	replReconnectPause = 500 * time.Millisecond
 	replHandshakeWait  = 10 * time.Second
+	replHeartbeat      = 250 * time.Millisecond // idle partitions
 )
 
 // ReplicationConfig describes this node to its peer.
@@ -55,7 +56,30 @@ type ReplicationConfig struct {
 }
 
 func (c ReplicationConfig) hello() wire.ReplHelloFields {
-	return wire.ReplHelloFields{Version: wire.ReplicationVersion, NodeID: c.NodeID, ClusterID: c.ClusterID, Host: c.Host, Port: c.Port}
+	return wire.ReplHelloFields{Version: wire.ReplicationVersion, NodeID: c.NodeID, ClusterID: c.ClusterID, Epoch: c.Cluster.Epoch(), Host: c.Host, Port: c.Port}
+}
+
+// Fence sends a hello with this node's (newer) epoch to an old leader's
+// replication listener: a leader that hears of a newer epoch stops taking
+// writes. Best effort: a dead or unreachable leader is not fenced (and
+// cannot acknowledge writes with acks=all while min.insync.replicas=2).
+func Fence(cfg ReplicationConfig, addr string, timeout time.Duration) error {
+	conn, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(timeout))
+	var enc wire.ReplEncoder
+	if _, err := conn.Write(enc.Hello(cfg.hello())); err != nil {
+		return err
+	}
+	// The old leader fences itself and closes; wait for that.
+	_, _, err = wire.ReadReplFrame(conn, nil)
+	if err == nil {
+		return errors.New("the old leader answered instead of fencing itself")
+	}
+	return nil
 }
 
 // StandbyStatus is what the leader knows of one standby partition.
@@ -279,7 +303,8 @@ type standbyPosition struct {
 	id        [16]byte
 	next      engine.Offset // the next offset to send
 	lastEpoch int32
-	checked   bool // the divergence check is done
+	checked   bool      // the divergence check is done
+	heartbeat time.Time // last empty Data frame sent
 }
 
 type leaderSession struct {
@@ -310,6 +335,16 @@ func (s *leaderSession) run() error {
 	}
 	if hello.Version != wire.ReplicationVersion {
 		return fmt.Errorf("standby speaks replication v%d, this leader v%d", hello.Version, wire.ReplicationVersion)
+	}
+	if hello.Epoch > cfg.Cluster.Epoch() {
+		// Another node leads in a newer epoch (it was promoted): stop
+		// taking writes, so two nodes never acknowledge at once.
+		cfg.Cluster.SetFollower(true)
+		cfg.Logger.Error("FENCED: a node leads in a newer epoch; this node refuses writes until restarted as its standby", "their_epoch", hello.Epoch, "our_epoch", cfg.Cluster.Epoch(), "node", hello.NodeID)
+		return fmt.Errorf("fenced by epoch %d", hello.Epoch)
+	}
+	if cfg.Cluster.Follower() {
+		return errors.New("this node is fenced or a standby; it serves no standby")
 	}
 	s.standbyNode = hello.NodeID
 	var enc wire.ReplEncoder
@@ -466,7 +501,14 @@ func (s *leaderSession) sendLoop(ctx context.Context, enc *wire.ReplEncoder) err
 				}
 			}
 			waitOn = append(waitOn, p.Log.LogEndOffsetChanged())
-			if pos.next >= p.Log.LogEndOffset() {
+			if end := p.Log.LogEndOffset(); pos.next >= end {
+				if time.Since(pos.heartbeat) >= replHeartbeat && pos.next == end {
+					// Nothing to send: tell the standby it is caught up.
+					pos.heartbeat = time.Now()
+					if _, err := s.conn.Write(enc.DataHeader(wire.ReplDataFields{TopicID: t.ID, Partition: key.partition, HighWatermark: int64(p.Log.HighWatermark()), LogStartOffset: int64(p.Log.LogStartOffset()), LogEndOffset: int64(end)})); err != nil {
+						return err
+					}
+				}
 				continue
 			}
 			err := p.Log.Read(pos.next, replDataBytesMax, true, engine.ReadReplica, &result)
@@ -494,7 +536,7 @@ func (s *leaderSession) sendLoop(ctx context.Context, enc *wire.ReplEncoder) err
 			if len(buf) == 0 {
 				continue
 			}
-			header := enc.DataHeader(wire.ReplDataFields{TopicID: t.ID, Partition: key.partition, HighWatermark: int64(hw), LogStartOffset: int64(start), BatchesLength: int32(len(buf))})
+			header := enc.DataHeader(wire.ReplDataFields{TopicID: t.ID, Partition: key.partition, HighWatermark: int64(hw), LogStartOffset: int64(start), LogEndOffset: int64(p.Log.LogEndOffset()), BatchesLength: int32(len(buf))})
 			bufs := net.Buffers{header, buf}
 			if _, err := bufs.WriteTo(s.conn); err != nil {
 				return err
@@ -508,7 +550,7 @@ func (s *leaderSession) sendLoop(ctx context.Context, enc *wire.ReplEncoder) err
 		if sent {
 			continue
 		}
-		waitAny(ctx, waitOn, s.fresh, replIdleWait)
+		waitAny(ctx, waitOn, s.fresh, replHeartbeat)
 	}
 	return ctx.Err()
 }
@@ -540,11 +582,50 @@ type Standby struct {
 	conn       net.Conn
 	stop       chan struct{}
 	done       chan struct{}
+	// Per partition: the leader's log end offset as last heard, and when
+	// this standby last held everything the leader had.
+	caughtUp map[partitionKey]standbyProgress
+}
+
+type standbyProgress struct {
+	leaderEnd engine.Offset
+	at        time.Time
+}
+
+// PartitionLag is one partition's state as a standby sees it.
+type PartitionLag struct {
+	Topic       string
+	Partition   int32
+	End         int64 // this standby's log end offset
+	LeaderEnd   int64 // the leader's, as last heard (-1: never)
+	CaughtUpAgo time.Duration
+}
+
+// Progress reports, per partition, how far this standby is behind the
+// leader as last heard and how long ago it last held all the leader had.
+func (s *Standby) Progress() []PartitionLag {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []PartitionLag
+	now := time.Now()
+	for _, t := range s.cfg.Cluster.Topics() {
+		for _, p := range t.Partitions {
+			lag := PartitionLag{Topic: t.Name, Partition: p.Index, End: int64(p.Log.LogEndOffset()), LeaderEnd: -1, CaughtUpAgo: -1}
+			if pr, ok := s.caughtUp[partitionKey{t.Name, p.Index}]; ok {
+				lag.LeaderEnd = int64(pr.leaderEnd)
+				if !pr.at.IsZero() {
+					lag.CaughtUpAgo = now.Sub(pr.at)
+				}
+			}
+			out = append(out, lag)
+		}
+	}
+	return out
 }
 
 // NewStandby makes a standby of the leader at addr.
 func NewStandby(cfg ReplicationConfig, addr string) *Standby {
-	return &Standby{cfg: cfg, leader: addr, stop: make(chan struct{}), done: make(chan struct{})}
+	return &Standby{cfg: cfg, leader: addr, stop: make(chan struct{}), done: make(chan struct{}), caughtUp: map[partitionKey]standbyProgress{}}
 }
 
 // Leader is what the leader said of itself in its hello (zero before the
@@ -624,6 +705,14 @@ func (s *Standby) session() error {
 		return err
 	}
 	conn.SetDeadline(time.Time{})
+	switch own := s.cfg.Cluster.Epoch(); {
+	case hello.Epoch < own:
+		return fmt.Errorf("refusing to follow a leader in epoch %d: this node has seen epoch %d (that leader was superseded)", hello.Epoch, own)
+	case hello.Epoch > own:
+		if err := s.cfg.Cluster.SetEpoch(hello.Epoch); err != nil {
+			return err
+		}
+	}
 	s.mu.Lock()
 	s.leaderInfo, s.connected = hello, true
 	s.mu.Unlock()
@@ -669,6 +758,10 @@ func (s *Standby) session() error {
 			if err != nil {
 				return err
 			}
+			if len(frame.Batches) == 0 {
+				s.progress(p, engine.Offset(d.LogEndOffset))
+				continue
+			}
 			var appendErr error
 			if doErr := p.Shard.Do(func() {
 				if _, appendErr = p.Log.AppendReplica(frame.Batches); appendErr == nil && p.Log.Config().FlushPolicy != engine.FlushInterval {
@@ -687,6 +780,7 @@ func (s *Standby) session() error {
 			if _, err := conn.Write(enc.PartitionOffset(wire.ReplAck, ack)); err != nil {
 				return err
 			}
+			s.progress(p, engine.Offset(d.LogEndOffset))
 		case wire.ReplTruncate:
 			t, err := wire.DecodePartitionOffset(frame.Fields)
 			if err != nil {
@@ -708,6 +802,20 @@ func (s *Standby) session() error {
 			return fmt.Errorf("%w: unexpected type %d from the leader", wire.ErrReplFrame, frame.Type)
 		}
 	}
+}
+
+// progress notes the leader's log end offset for a partition, and that
+// this standby held all of it, if it does.
+func (s *Standby) progress(p *meta.Partition, leaderEnd engine.Offset) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := partitionKey{p.Topic, p.Index}
+	pr := s.caughtUp[key]
+	pr.leaderEnd = leaderEnd
+	if p.Log.LogEndOffset() >= leaderEnd {
+		pr.at = time.Now()
+	}
+	s.caughtUp[key] = pr
 }
 
 func (s *Standby) partition(id [16]byte, index int32) (*meta.Partition, error) {

@@ -82,7 +82,7 @@ func handleProduce(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Re
 				partitionResponse.BaseOffset = -1
 				partitionResponse.ErrorCode = kerr.NotEnoughReplicas.Code
 			default:
-				submitted, err := submitRecords(p, rp.Records, durable)
+				submitted, err := submitRecords(p, s.cfg.Cluster.Epoch(), rp.Records, durable)
 				if err != nil {
 					partitionResponse.BaseOffset = -1
 					partitionResponse.ErrorCode, partitionResponse.ErrorMessage = errorCode(err), errorMessage(err)
@@ -200,7 +200,7 @@ func (pp *pendingPartition) replicated(timeout time.Duration, minISR int) int16 
 
 // submitRecords splits records into batches, validates them all when there
 // are several, and submits them in order to the partition's shard.
-func submitRecords(p *meta.Partition, records []byte, durable bool) ([]engine.Pending, error) {
+func submitRecords(p *meta.Partition, epoch int32, records []byte, durable bool) ([]engine.Pending, error) {
 	var batches [1][]byte
 	list := batches[:0]
 	for rest := records; len(rest) > 0; {
@@ -228,7 +228,7 @@ func submitRecords(p *meta.Partition, records []byte, durable bool) ([]engine.Pe
 	}
 	submitted := make([]engine.Pending, 0, len(list))
 	for i, batch := range list {
-		pending, err := p.Shard.Submit(p.Log, batch, p.LeaderEpoch, durable && i == len(list)-1)
+		pending, err := p.Shard.Submit(p.Log, batch, epoch, durable && i == len(list)-1)
 		if err != nil {
 			for _, earlier := range submitted {
 				earlier.Wait()

@@ -54,7 +54,7 @@ func handleListOffsets(s *Server, ctx context.Context, h *RequestHeader, req kms
 			}
 			partitionResponse.Offset = int64(offset)
 			partitionResponse.Timestamp = recordTimestamp
-			partitionResponse.LeaderEpoch = p.LeaderEpoch
+			partitionResponse.LeaderEpoch = s.cfg.Cluster.Epoch()
 			if h.APIVersion == 0 && found {
 				partitionResponse.OldStyleOffsets = []int64{int64(offset)}
 			}

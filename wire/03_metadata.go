@@ -94,7 +94,7 @@ func (s *Server) metadataTopic(t *meta.Topic, leader int32) kmsg.MetadataRespons
 		partition := kmsg.NewMetadataResponseTopicPartition()
 		partition.Partition = p.Index
 		partition.Leader = leader
-		partition.LeaderEpoch = p.LeaderEpoch
+		partition.LeaderEpoch = s.cfg.Cluster.Epoch()
 		partition.Replicas = []int32{leader}
 		partition.ISR = []int32{leader}
 		if leader != s.cfg.NodeID {

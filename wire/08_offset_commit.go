@@ -47,7 +47,7 @@ func handleOffsetCommit(s *Server, ctx context.Context, h *RequestHeader, req km
 	var errs []error
 	var err error
 	if len(cr.Offsets) > 0 || r.Group == "" {
-		errs, err = s.cfg.Groups.Commit(cr)
+		errs, err = s.coordinator().Commit(cr)
 	}
 	for k, w := range where {
 		if err != nil {

@@ -29,7 +29,7 @@ func handleOffsetFetch(s *Server, ctx context.Context, h *RequestHeader, req kms
 					}
 				}
 			}
-			for _, res := range s.cfg.Groups.FetchOffsets(rg.Group, asked) {
+			for _, res := range s.coordinator().FetchOffsets(rg.Group, asked) {
 				if n := len(kg.Topics); n == 0 || kg.Topics[n-1].Topic != res.Topic {
 					kt := kmsg.NewOffsetFetchResponseGroupTopic()
 					kt.Topic = res.Topic
@@ -55,7 +55,7 @@ func handleOffsetFetch(s *Server, ctx context.Context, h *RequestHeader, req kms
 			}
 		}
 	}
-	for _, res := range s.cfg.Groups.FetchOffsets(r.Group, asked) {
+	for _, res := range s.coordinator().FetchOffsets(r.Group, asked) {
 		if n := len(kresp.Topics); n == 0 || kresp.Topics[n-1].Topic != res.Topic {
 			kt := kmsg.NewOffsetFetchResponseTopic()
 			kt.Topic = res.Topic

@@ -34,7 +34,7 @@ func handleJoinGroup(s *Server, ctx context.Context, h *RequestHeader, req kmsg.
 	for _, p := range r.Protocols {
 		jr.Protocols = append(jr.Protocols, group.Protocol{Name: p.Name, Metadata: p.Metadata})
 	}
-	result := s.cfg.Groups.Join(ctx, jr)
+	result := s.coordinator().Join(ctx, jr)
 	kresp.ErrorCode = errorCode(result.Err)
 	kresp.MemberID = result.MemberID
 	kresp.Generation = -1

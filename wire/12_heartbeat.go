@@ -12,7 +12,7 @@ import (
 func handleHeartbeat(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Request, resp *Response) error {
 	r := req.(*kmsg.HeartbeatRequest)
 	kresp := r.ResponseKind().(*kmsg.HeartbeatResponse)
-	kresp.ErrorCode = errorCode(s.cfg.Groups.Heartbeat(r.Group, r.MemberID, r.InstanceID, r.Generation))
+	kresp.ErrorCode = errorCode(s.coordinator().Heartbeat(r.Group, r.MemberID, r.InstanceID, r.Generation))
 	s.encode(h, kresp, resp)
 	return nil
 }

@@ -22,7 +22,7 @@ func handleLeaveGroup(s *Server, ctx context.Context, h *RequestHeader, req kmsg
 			leaving = append(leaving, group.LeaveMember{MemberID: m.MemberID, InstanceID: m.InstanceID})
 		}
 	}
-	errs, err := s.cfg.Groups.Leave(r.Group, leaving)
+	errs, err := s.coordinator().Leave(r.Group, leaving)
 	kresp.ErrorCode = errorCode(err)
 	if err == nil && h.APIVersion < 3 && len(errs) == 1 {
 		kresp.ErrorCode = errorCode(errs[0])

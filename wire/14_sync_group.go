@@ -22,7 +22,7 @@ func handleSyncGroup(s *Server, ctx context.Context, h *RequestHeader, req kmsg.
 			sr.Assignments[a.MemberID] = a.MemberAssignment
 		}
 	}
-	result := s.cfg.Groups.Sync(ctx, sr)
+	result := s.coordinator().Sync(ctx, sr)
 	kresp.ErrorCode = errorCode(result.Err)
 	kresp.MemberAssignment = []byte{}
 	if result.Err == nil {

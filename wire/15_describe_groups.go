@@ -15,7 +15,7 @@ func handleDescribeGroups(s *Server, ctx context.Context, h *RequestHeader, req 
 	r := req.(*kmsg.DescribeGroupsRequest)
 	kresp := r.ResponseKind().(*kmsg.DescribeGroupsResponse)
 	for _, id := range r.Groups {
-		d := s.cfg.Groups.Describe(id)
+		d := s.coordinator().Describe(id)
 		kg := kmsg.NewDescribeGroupsResponseGroup()
 		kg.Group = id
 		if id == "" {

@@ -14,7 +14,7 @@ func handleListGroups(s *Server, ctx context.Context, h *RequestHeader, req kmsg
 	r := req.(*kmsg.ListGroupsRequest)
 	kresp := r.ResponseKind().(*kmsg.ListGroupsResponse)
 	kresp.Groups = []kmsg.ListGroupsResponseGroup{}
-	for _, l := range s.cfg.Groups.List() {
+	for _, l := range s.coordinator().List() {
 		if len(r.StatesFilter) > 0 && !containsFold(r.StatesFilter, l.State.String()) {
 			continue
 		}

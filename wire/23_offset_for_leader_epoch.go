@@ -29,9 +29,9 @@ func handleOffsetForLeaderEpoch(s *Server, ctx context.Context, h *RequestHeader
 			switch {
 			case p == nil:
 				partition.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			case h.APIVersion >= 2 && rp.CurrentLeaderEpoch > p.LeaderEpoch:
+			case h.APIVersion >= 2 && rp.CurrentLeaderEpoch > s.cfg.Cluster.Epoch():
 				partition.ErrorCode = kerr.UnknownLeaderEpoch.Code
-			case h.APIVersion >= 2 && rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < p.LeaderEpoch:
+			case h.APIVersion >= 2 && rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < s.cfg.Cluster.Epoch():
 				partition.ErrorCode = kerr.FencedLeaderEpoch.Code
 			default:
 				var epoch int32

@@ -16,7 +16,7 @@ func handleDeleteGroups(s *Server, ctx context.Context, h *RequestHeader, req km
 	for _, id := range r.Groups {
 		kg := kmsg.NewDeleteGroupsResponseGroup()
 		kg.Group = id
-		kg.ErrorCode = errorCode(s.cfg.Groups.Delete(id))
+		kg.ErrorCode = errorCode(s.coordinator().Delete(id))
 		kresp.Groups = append(kresp.Groups, kg)
 	}
 	s.encode(h, kresp, resp)

@@ -21,7 +21,7 @@ func handleOffsetDelete(s *Server, ctx context.Context, h *RequestHeader, req km
 			asked = append(asked, group.TopicPartition{Topic: t.Topic, Partition: p.Partition})
 		}
 	}
-	errs, err := s.cfg.Groups.DeleteOffsets(r.Group, asked)
+	errs, err := s.coordinator().DeleteOffsets(r.Group, asked)
 	kresp.ErrorCode = errorCode(err)
 	k := 0
 	for _, t := range r.Topics {

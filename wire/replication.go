@@ -27,8 +27,11 @@ package wire
 //	               log end offset int64, last leader epoch int32
 //	4 Data         (leader → standby) topic id, partition int32,
 //	               high watermark int64, log start offset int64,
+//	               log end offset int64 (the leader's, when read),
 //	               batches length int32, then the batches (raw RecordBatch
-//	               v2, exactly as stored, base offsets and epochs included)
+//	               v2, exactly as stored, base offsets and epochs included);
+//	               with no batches it is a heartbeat: the standby learns
+//	               it is still caught up
 //	5 Ack          (standby → leader) topic id, partition int32,
 //	               durable log end offset int64
 //	6 Truncate     (leader → standby) topic id, partition int32,
@@ -103,6 +106,7 @@ type ReplDataFields struct {
 	Partition      int32
 	HighWatermark  int64
 	LogStartOffset int64
+	LogEndOffset   int64
 	BatchesLength  int32
 }
 
@@ -190,6 +194,7 @@ func (e *ReplEncoder) DataHeader(d ReplDataFields) []byte {
 	e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(d.Partition))
 	e.buf = binary.BigEndian.AppendUint64(e.buf, uint64(d.HighWatermark))
 	e.buf = binary.BigEndian.AppendUint64(e.buf, uint64(d.LogStartOffset))
+	e.buf = binary.BigEndian.AppendUint64(e.buf, uint64(d.LogEndOffset))
 	e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(d.BatchesLength))
 	return e.end(int(d.BatchesLength))
 }
@@ -251,7 +256,7 @@ func ReadReplFrame(r io.Reader, buf []byte) (ReplFrame, []byte, error) {
 }
 
 // dataFieldsBytes is a Data frame's fields before the batches.
-const dataFieldsBytes = 16 + 4 + 8 + 8 + 4
+const dataFieldsBytes = 16 + 4 + 8 + 8 + 8 + 4
 
 // replReader decodes fields, remembering the first error.
 type replReader struct {
@@ -340,7 +345,7 @@ func DecodePositions(fields []byte) ([]ReplPosition, error) {
 // DecodeData decodes a Data frame's fields.
 func DecodeData(fields []byte) (ReplDataFields, error) {
 	r := replReader{b: fields}
-	d := ReplDataFields{TopicID: r.id(), Partition: r.int32(), HighWatermark: r.int64(), LogStartOffset: r.int64(), BatchesLength: r.int32()}
+	d := ReplDataFields{TopicID: r.id(), Partition: r.int32(), HighWatermark: r.int64(), LogStartOffset: r.int64(), LogEndOffset: r.int64(), BatchesLength: r.int32()}
 	return d, r.done()
 }
 

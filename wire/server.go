@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -38,7 +39,14 @@ type Server struct {
 	cfg    Config
 	logger *slog.Logger
 	ids    *producerIDs
+	groups atomic.Pointer[group.Coordinator] // nil on a standby
 }
+
+// coordinator is the group coordinator (nil on a standby).
+func (s *Server) coordinator() *group.Coordinator { return s.groups.Load() }
+
+// SetGroups installs the group coordinator (a promoted standby opens one).
+func (s *Server) SetGroups(g *group.Coordinator) { s.groups.Store(g) }
 
 // NewServer makes a server over an open cluster.
 func NewServer(cfg Config) (*Server, error) {
@@ -49,7 +57,11 @@ func NewServer(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{cfg: cfg, logger: cfg.Logger, ids: ids}, nil
+	s := &Server{cfg: cfg, logger: cfg.Logger, ids: ids}
+	if cfg.Groups != nil {
+		s.groups.Store(cfg.Groups)
+	}
+	return s, nil
 }
 
 const produceKey = 0
@@ -79,7 +91,7 @@ func (s *Server) Handle(ctx context.Context, frame []byte, resp *Response) error
 		}
 		return fmt.Errorf("%w: %s v%d not served (v%d-v%d)", ErrCloseConnection, kmsg.NameForKey(header.APIKey), header.APIVersion, a.minVersion, a.maxVersion)
 	}
-	if s.cfg.Groups == nil && groupAPI(header.APIKey) {
+	if s.coordinator() == nil && groupAPI(header.APIKey) {
 		// A standby runs no group coordinator: its __consumer_offsets
 		// follows the leader's.
 		return fmt.Errorf("%w: %s: the group coordinator runs on the leader", ErrCloseConnection, kmsg.NameForKey(header.APIKey))

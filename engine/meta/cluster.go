@@ -73,13 +73,13 @@ func IsInternal(name string) bool {
 // ConsumerOffsetsTopic holds committed offsets and group metadata.
 const ConsumerOffsetsTopic = "__consumer_offsets"
 
-// Partition is one partition's log and the shard that owns it.
+// Partition is one partition's log and the shard that owns it. Its leader
+// epoch is the cluster's (Cluster.Epoch).
 type Partition struct {
-	Topic       string
-	Index       int32
-	Log         *engine.Log
-	Shard       *engine.Shard
-	LeaderEpoch int32
+	Topic string
+	Index int32
+	Log   *engine.Log
+	Shard *engine.Shard
 }
 
 type topicMaps struct {
@@ -99,6 +99,7 @@ type Cluster struct {
 	// follower: a standby mirrors its leader's topics (Mirror); changes
 	// from clients are refused with ErrFollower.
 	follower atomic.Bool
+	epoch    atomic.Int32
 	state    *state
 
 	stop chan struct{}
@@ -144,6 +145,7 @@ func Open(cfg Config) (*Cluster, error) {
 		maps.byID[t.ID] = t
 	}
 	c.topics.Store(maps)
+	c.epoch.Store(c.state.Epoch)
 	if err := c.purgeDeleted(); err != nil {
 		c.logger.Warn("could not finish removing deleted topics", "error", err)
 	}
@@ -251,6 +253,25 @@ func (c *Cluster) CreateTopic(name string, partitions int32, configs map[string]
 // SetFollower makes this node a standby (true: client changes refused,
 // Mirror applies the leader's) or a leader again (false).
 func (c *Cluster) SetFollower(follower bool) { c.follower.Store(follower) }
+
+// Epoch is the leader epoch every partition's new batches are stamped
+// with. Any goroutine.
+func (c *Cluster) Epoch() int32 { return c.epoch.Load() }
+
+// SetEpoch records a newer leader epoch durably (a promotion, or a
+// standby adopting its leader's); an older one is ignored.
+func (c *Cluster) SetEpoch(epoch int32) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if epoch <= c.epoch.Load() {
+		return nil
+	}
+	if err := c.commit(&record{Type: "set_epoch", Partitions: epoch}); err != nil {
+		return err
+	}
+	c.epoch.Store(epoch)
+	return nil
+}
 
 // Follower reports whether this node mirrors a leader.
 func (c *Cluster) Follower() bool { return c.follower.Load() }

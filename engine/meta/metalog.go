@@ -51,7 +51,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // record is one change.
 type record struct {
-	Type       string            `json:"type"` // create_topic, delete_topic, set_partitions, set_configs
+	Type       string            `json:"type"` // create_topic, delete_topic, set_partitions, set_configs, set_epoch (Partitions holds the epoch), purged
 	Name       string            `json:"name"`
 	ID         [16]byte          `json:"id,omitempty"`
 	Partitions int32             `json:"partitions,omitempty"`
@@ -71,6 +71,9 @@ type topicState struct {
 type state struct {
 	Topics  map[string]*topicState `json:"topics"`
 	Deleted []topicState           `json:"deleted,omitempty"`
+	// Epoch is the leader epoch of this node's partitions: one leader
+	// (this node or the one it follows) leads them all.
+	Epoch int32 `json:"epoch,omitempty"`
 }
 
 func newState() *state { return &state{Topics: map[string]*topicState{}} }
@@ -91,6 +94,10 @@ func (s *state) apply(r *record) error {
 	case "set_configs":
 		if t, ok := s.Topics[r.Name]; ok {
 			t.Configs = r.Configs
+		}
+	case "set_epoch":
+		if r.Partitions > s.Epoch {
+			s.Epoch = r.Partitions
 		}
 	case "purged":
 		kept := s.Deleted[:0]

@@ -36,13 +36,21 @@ type broker struct {
 	replLeader   *netio.ReplicationLeader
 	replListener net.Listener
 	standby      *netio.Standby
-	kafka        *netio.Server
-	listener     net.Listener
-	admin        *http.Server
-	adminAddr    string
-	served       chan error
-	closeOnce    sync.Once
-	closeErr     error
+
+	// For a promotion (replication.go).
+	props     Properties
+	wire      *wire.Server
+	replCfg   netio.ReplicationConfig
+	replAddr  string
+	standbyOf string
+	promoteMu sync.Mutex
+	kafka     *netio.Server
+	listener  net.Listener
+	admin     *http.Server
+	adminAddr string
+	served    chan error
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // startBroker starts everything the properties describe. The Kafka
@@ -111,9 +119,7 @@ func startBroker(props Properties, logger *slog.Logger) (*broker, error) {
 	}
 	logger.Info("storage open", "data", dataDir, "topics", len(b.cluster.Topics()), "shards", len(b.shards), "took", time.Since(started))
 	standbyOf, replAddr := props["standby.of"], props["replication.listener"]
-	if standbyOf != "" && replAddr != "" {
-		return nil, errors.New("standby.of and replication.listener: a node is a standby or a leader, not both (yet)")
-	}
+	b.props, b.standbyOf, b.replAddr = props, standbyOf, replAddr
 	if standbyOf != "" {
 		// A standby's topics and logs follow its leader's; it runs no
 		// group coordinator (its __consumer_offsets is the leader's).
@@ -169,6 +175,7 @@ func startBroker(props Properties, logger *slog.Logger) (*broker, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.wire, b.replCfg = handler, replCfg
 	requestMax, err := props.int64("socket.request.max.bytes")
 	if err != nil {
 		return nil, err
@@ -199,13 +206,11 @@ func startBroker(props Properties, logger *slog.Logger) (*broker, error) {
 	go func() { b.served <- b.kafka.Serve(b.listener) }()
 	logger.Info("kafka listener", "address", b.listener.Addr().String(), "advertised", fmt.Sprintf("%s:%d", advertisedHost, advertisedPort), "cluster_id", cluster)
 
-	if replAddr != "" {
-		if b.replListener, err = net.Listen("tcp", replAddr); err != nil {
-			return nil, fmt.Errorf("replication.listener: %w", err)
+	if replAddr != "" && standbyOf == "" {
+		// (A standby opens its replication listener when promoted.)
+		if err := b.serveReplication(); err != nil {
+			return nil, err
 		}
-		b.replLeader = netio.NewReplicationLeader(replCfg)
-		go b.replLeader.Serve(b.replListener)
-		logger.Info("replication listener", "address", b.replListener.Addr().String())
 	}
 	if b.standby != nil {
 		go b.standby.Run()
@@ -234,6 +239,8 @@ func (b *broker) startAdmin(addr string) error {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("/metrics", b.metrics)
+	mux.HandleFunc("/replication", b.replicationStatus)
+	mux.HandleFunc("/promote", b.promoteHandler)
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -388,7 +395,7 @@ func openGroups(props Properties, cluster *meta.Cluster, logger *slog.Logger) (*
 		}
 	}
 	for _, p := range t.Partitions {
-		cfg.Partitions = append(cfg.Partitions, group.Partition{Log: p.Log, Shard: p.Shard, Epoch: p.LeaderEpoch})
+		cfg.Partitions = append(cfg.Partitions, group.Partition{Log: p.Log, Shard: p.Shard, Epoch: cluster.Epoch()})
 	}
 	started := time.Now()
 	coordinator, err := group.Open(cfg)

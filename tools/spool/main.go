@@ -17,6 +17,12 @@ usage:
   spool group list|describe|delete [--bootstrap-server H:P] [GROUP ...]
                        consumer groups: members, assignments, committed
                        offsets and lag per partition
+  spool promote [--admin H:P] [--unclean]
+                       make the standby at that admin listener the leader
+                       (new leader epoch; refused if it may lack acknowledged
+                       writes, unless --unclean)
+  spool replication status [--admin H:P]
+                       role, epoch, and per partition the standby's lag
   spool produce --topic T [--key-separator :] [--acks all] < lines
   spool consume --topic T [--group G] [--from-beginning] [--max-records N]
   spool bench produce|e2e|ack|catchup|compare|ceiling|chart [flags]
@@ -43,6 +49,10 @@ func main() {
 		err = topicCommand(os.Args[2:], os.Stdout)
 	case "group":
 		err = groupCommand(os.Args[2:], os.Stdout)
+	case "promote":
+		err = promoteCommand(os.Args[2:], os.Stdout)
+	case "replication":
+		err = replicationCommand(os.Args[2:], os.Stdout)
 	case "produce":
 		err = produceCommand(os.Args[2:], os.Stdin, os.Stdout)
 	case "consume":

@@ -2,8 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -72,7 +76,7 @@ func waitIdentical(t *testing.T, leader, standby *broker) {
 	}
 }
 
-func (b *broker) replAddr() string { return b.replListener.Addr().String() }
+func (b *broker) replListenAddr() string { return b.replListener.Addr().String() }
 
 // waitInSync waits until the standby is in sync for every partition of
 // topic.
@@ -113,7 +117,7 @@ func TestStandbyFollowsLeader(t *testing.T) {
 	leader := groupBroker(t, t.TempDir(), "--replication.listener=127.0.0.1:0", "--replica.lag.time.max.ms=1000")
 	defer leader.close()
 	standbyDir := t.TempDir()
-	standby := testBroker(t, standbyDir, "--standby.of="+leader.replAddr(), "--node.id=1")
+	standby := testBroker(t, standbyDir, "--standby.of="+leader.replListenAddr(), "--node.id=1")
 	defer func() { standby.close() }()
 
 	started := time.Now()
@@ -167,7 +171,7 @@ func TestStandbyFollowsLeader(t *testing.T) {
 	produceKeyed(t, leader, "replicated", 2000, 1000)
 	createTopic(t, leader, "later", 2)
 	produceKeyed(t, leader, "later", 0, 300)
-	standby = testBroker(t, standbyDir, "--standby.of="+leader.replAddr(), "--node.id=1")
+	standby = testBroker(t, standbyDir, "--standby.of="+leader.replListenAddr(), "--node.id=1")
 	waitIdentical(t, leader, standby)
 	if status := leader.replLeader.Status(); len(status) == 0 {
 		t.Fatal("the leader reports no standby partitions")
@@ -225,7 +229,7 @@ func TestStandbyRejectsCorruptBatches(t *testing.T) {
 	// Garbage on a real leader's replication port.
 	leader := testBroker(t, t.TempDir(), "--replication.listener=127.0.0.1:0")
 	defer leader.close()
-	raw, err := net.Dial("tcp", leader.replAddr())
+	raw, err := net.Dial("tcp", leader.replListenAddr())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +254,7 @@ func TestStandbyMinInsyncReplicas(t *testing.T) {
 	leader := testBroker(t, t.TempDir(), "--replication.listener=127.0.0.1:0", "--replica.lag.time.max.ms=500", "--min.insync.replicas=2")
 	defer leader.close()
 	standbyDir := t.TempDir()
-	standby := testBroker(t, standbyDir, "--standby.of="+leader.replAddr(), "--node.id=1")
+	standby := testBroker(t, standbyDir, "--standby.of="+leader.replListenAddr(), "--node.id=1")
 	createTopic(t, leader, "guarded", 2)
 
 	produce := func(acks int16) int16 {
@@ -296,7 +300,7 @@ func TestStandbyMinInsyncReplicas(t *testing.T) {
 		t.Fatalf("acks=1 without the standby: %v", kerr.ErrorForCode(code))
 	}
 
-	standby = testBroker(t, standbyDir, "--standby.of="+leader.replAddr(), "--node.id=1")
+	standby = testBroker(t, standbyDir, "--standby.of="+leader.replListenAddr(), "--node.id=1")
 	defer standby.close()
 	waitInSync(t, leader, "guarded", 2)
 	if code := produce(-1); code != 0 {
@@ -304,4 +308,161 @@ func TestStandbyMinInsyncReplicas(t *testing.T) {
 	}
 	checkStandbyHolds(t, leader, standby, "guarded")
 	waitIdentical(t, leader, standby)
+}
+
+// TestFailoverKeepsAcknowledgedRecords: a leader process takes acks=all
+// writes (min.insync.replicas=2) and is SIGKILLed at a random moment; the
+// standby is promoted (new epoch); every acknowledged record is on it; the
+// old leader's data directory then rejoins as the new leader's standby,
+// truncates what diverged, and the two logs become identical.
+func TestFailoverKeepsAcknowledgedRecords(t *testing.T) {
+	leaderDir, standbyDir := t.TempDir(), t.TempDir()
+	cmd, leaderAddr, leaderRepl := startBrokerChildRepl(t, leaderDir, "--replication.listener=127.0.0.1:0", "--replica.lag.time.max.ms=3000", "--min.insync.replicas=2")
+	defer cmd.Process.Kill()
+	standby := testBroker(t, standbyDir, "--standby.of="+leaderRepl, "--node.id=1", "--replication.listener=127.0.0.1:0", "--replica.lag.time.max.ms=3000", "--min.insync.replicas=2")
+	defer standby.close()
+
+	c, err := kgo.NewClient(kgo.SeedBrokers(leaderAddr, standby.addr()), kgo.DefaultProduceTopic("failover"), kgo.AllowAutoTopicCreation(),
+		kgo.RecordRetries(3), kgo.RecordDeliveryTimeout(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// The topic exists and the standby is in sync before the load (until
+	// then acks=all is refused with NOT_ENOUGH_REPLICAS, which franz-go
+	// retries).
+	first, err := kgo.NewClient(kgo.SeedBrokers(leaderAddr), kgo.DefaultProduceTopic("failover"), kgo.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.ProduceSync(ctxTimeout(t, 30*time.Second), &kgo.Record{Value: []byte("first")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+	acked := map[string]bool{"first": true}
+	var ackedMu sync.Mutex
+	ackedCount := func() int {
+		ackedMu.Lock()
+		defer ackedMu.Unlock()
+		return len(acked)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	producing := make(chan struct{})
+	go func() {
+		defer close(producing)
+		for i := 0; i < 2_000_000; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			value := fmt.Sprint("v", i)
+			wg.Add(1)
+			c.Produce(context.Background(), &kgo.Record{Key: []byte(fmt.Sprint(i % 7)), Value: []byte(value)}, func(r *kgo.Record, err error) {
+				defer wg.Done()
+				if err == nil {
+					ackedMu.Lock()
+					acked[value] = true
+					ackedMu.Unlock()
+				}
+			})
+			if i%100 == 99 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}()
+	// Kill at a random moment once a few thousand records are acknowledged.
+	waitFor(t, 20*time.Second, "acknowledged records", func() bool { return ackedCount() >= 2000 })
+	time.Sleep(time.Duration(rand.IntN(300)) * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	close(stop)
+	<-producing
+	wg.Wait()
+	t.Logf("leader killed with %d records acknowledged", ackedCount())
+
+	report, err := standby.promote(false)
+	if err != nil || !report.Promoted {
+		t.Fatalf("promote: %v %+v", err, report)
+	}
+	if report.Epoch < 1 {
+		t.Fatalf("promoted in epoch %d", report.Epoch)
+	}
+	// Every acknowledged record is on the new leader.
+	got := map[string]bool{}
+	reader := client(t, standby, kgo.ConsumeTopics("failover"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	ctx := ctxTimeout(t, 30*time.Second)
+	for missing := len(acked); missing > 0; {
+		fetches := reader.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %d records; %d acknowledged ones missing", len(got), missing)
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			if acked[string(r.Value)] && !got[string(r.Value)] {
+				missing--
+			}
+			got[string(r.Value)] = true
+		})
+	}
+	// The old leader's directory rejoins as the new leader's standby:
+	// it truncates what it had beyond the new leader's history and
+	// catches up.
+	rejoined := testBroker(t, leaderDir, "--standby.of="+standby.replListenAddr(), "--node.id=0")
+	defer rejoined.close()
+	waitIdentical(t, standby, rejoined)
+	// With its standby back in sync, the new leader takes acks=all writes
+	// (min.insync.replicas=2), in its new epoch.
+	writer := client(t, standby, kgo.DefaultProduceTopic("failover"))
+	if err := writer.ProduceSync(ctxTimeout(t, 20*time.Second), &kgo.Record{Value: []byte("after failover")}).FirstErr(); err != nil {
+		t.Fatalf("produce to the promoted node: %v", err)
+	}
+	waitIdentical(t, standby, rejoined)
+	if rejoined.cluster.Epoch() != report.Epoch {
+		t.Fatalf("rejoined standby in epoch %d, leader in %d", rejoined.cluster.Epoch(), report.Epoch)
+	}
+}
+
+// TestPromoteFencesAndRefuses: promoting a standby while its old leader
+// runs fences the old leader (it refuses writes); a standby that lost
+// contact longer than replica.lag.time.max.ms ago, with
+// min.insync.replicas=1, is refused promotion unless unclean.
+func TestPromoteFencesAndRefuses(t *testing.T) {
+	leader := testBroker(t, t.TempDir(), "--replication.listener=127.0.0.1:0", "--replica.lag.time.max.ms=300")
+	defer leader.close()
+	standby := testBroker(t, t.TempDir(), "--standby.of="+leader.replListenAddr(), "--node.id=1", "--replica.lag.time.max.ms=300")
+	defer standby.close()
+	createTopic(t, leader, "fenced", 1)
+	produceKeyed(t, leader, "fenced", 0, 10)
+	waitIdentical(t, leader, standby)
+
+	report, err := standby.promote(false)
+	if err != nil || !report.Promoted || report.Fenced != "fenced" {
+		t.Fatalf("promote: %v %+v", err, report)
+	}
+	if !leader.cluster.Follower() {
+		t.Fatal("the old leader still takes writes after a newer epoch was announced")
+	}
+	produce := kmsg.NewPtrProduceRequest()
+	produce.Topics = []kmsg.ProduceRequestTopic{{Topic: "fenced", Partitions: []kmsg.ProduceRequestTopicPartition{{Records: batchtest.Values(1, 10, time.Now().UnixMilli())}}}}
+	if resp, err := produce.RequestWith(ctxTimeout(t, 10*time.Second), client(t, leader)); err != nil || resp.Topics[0].Partitions[0].ErrorCode != kerr.NotLeaderForPartition.Code {
+		t.Fatalf("produce to the fenced old leader: %v %+v", err, resp)
+	}
+
+	// A second pair: the leader goes away and the standby waits past the
+	// lag bound before its promotion.
+	leader2 := testBroker(t, t.TempDir(), "--replication.listener=127.0.0.1:0", "--replica.lag.time.max.ms=300")
+	standby2 := testBroker(t, t.TempDir(), "--standby.of="+leader2.replListenAddr(), "--node.id=1", "--replica.lag.time.max.ms=300")
+	defer standby2.close()
+	createTopic(t, leader2, "stale", 1)
+	produceKeyed(t, leader2, "stale", 0, 10)
+	waitIdentical(t, leader2, standby2)
+	leader2.close()
+	time.Sleep(600 * time.Millisecond)
+	if report, err := standby2.promote(false); err != nil || report.Promoted || report.Refused == "" {
+		t.Fatalf("promotion of a stale standby: %v %+v", err, report)
+	}
+	if report, err := standby2.promote(true); err != nil || !report.Promoted {
+		t.Fatalf("unclean promotion: %v %+v", err, report)
+	}
 }

@@ -22,10 +22,14 @@ func TestBrokerChild(t *testing.T) {
 	if dir == "" {
 		t.Skip("only runs as the SIGKILL test's child")
 	}
-	props, err := loadProperties([]string{
+	args := []string{
 		"--log.dirs=" + dir, "--listeners=PLAINTEXT://127.0.0.1:0", "--admin.listener=",
 		"--log.segment.bytes=4194304", "--num.partitions=3",
-	})
+	}
+	if extra := os.Getenv("SPOOL_BROKER_CHILD_ARGS"); extra != "" {
+		args = append(args, strings.Fields(extra)...)
+	}
+	props, err := loadProperties(args)
 	if err != nil {
 		fmt.Println("child-error", err)
 		os.Exit(3)
@@ -35,14 +39,24 @@ func TestBrokerChild(t *testing.T) {
 		fmt.Println("child-error", err)
 		os.Exit(3)
 	}
+	if b.replListener != nil {
+		fmt.Println("replication", b.replListener.Addr().String())
+	}
 	fmt.Println("listening", b.addr())
 	select {}
 }
 
-func startBrokerChild(t *testing.T, dir string) (*exec.Cmd, string) {
+func startBrokerChild(t *testing.T, dir string, extra ...string) (*exec.Cmd, string) {
+	cmd, addr, _ := startBrokerChildRepl(t, dir, extra...)
+	return cmd, addr
+}
+
+// startBrokerChildRepl starts a child broker with extra settings and
+// returns its Kafka address and, if it has one, its replication address.
+func startBrokerChildRepl(t *testing.T, dir string, extra ...string) (*exec.Cmd, string, string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestBrokerChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "SPOOL_BROKER_CHILD_DIR="+dir)
+	cmd.Env = append(os.Environ(), "SPOOL_BROKER_CHILD_DIR="+dir, "SPOOL_BROKER_CHILD_ARGS="+strings.Join(extra, " "))
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -53,8 +67,12 @@ func startBrokerChild(t *testing.T, dir string) (*exec.Cmd, string) {
 	}
 	lines := bufio.NewScanner(stdout)
 	addr := make(chan string, 1)
+	repl := ""
 	go func() {
 		for lines.Scan() {
+			if rest, ok := strings.CutPrefix(lines.Text(), "replication "); ok {
+				repl = rest
+			}
 			if rest, ok := strings.CutPrefix(lines.Text(), "listening "); ok {
 				addr <- rest
 			}
@@ -66,12 +84,12 @@ func startBrokerChild(t *testing.T, dir string) (*exec.Cmd, string) {
 		if !ok {
 			t.Fatal("broker child exited before listening")
 		}
-		return cmd, a
+		return cmd, a, repl
 	case <-time.After(30 * time.Second):
 		cmd.Process.Kill()
 		t.Fatal("broker child did not start")
 	}
-	return nil, ""
+	return nil, "", ""
 }
 
 // TestSigkillKeepsAcknowledgedRecords produces with acks=all from franz-go

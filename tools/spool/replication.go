@@ -1,0 +1,234 @@
+package main
+
+// Replication in the composition root: the leader's listener, promotion of
+// a standby, and the replication admin endpoints and commands (spool
+// promote, spool replication status).
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"spool/netio"
+)
+
+// serveReplication opens replication.listener and serves standbys.
+func (b *broker) serveReplication() error {
+	listener, err := net.Listen("tcp", b.replAddr)
+	if err != nil {
+		return fmt.Errorf("replication.listener: %w", err)
+	}
+	b.replListener = listener
+	b.replLeader = netio.NewReplicationLeader(b.replCfg)
+	go b.replLeader.Serve(listener)
+	b.logger.Info("replication listener", "address", listener.Addr().String(), "epoch", b.cluster.Epoch())
+	return nil
+}
+
+// PromoteReport is what a promotion did, or why it refused.
+type PromoteReport struct {
+	Promoted bool   `json:"promoted"`
+	Epoch    int32  `json:"epoch"`
+	Refused  string `json:"refused,omitempty"`
+	Fenced   string `json:"fenced_old_leader"`
+	// MayLose is, per partition the standby was behind in, how many
+	// offsets the old leader had that this node lacks (as last heard).
+	MayLose map[string]int64 `json:"may_lose,omitempty"`
+}
+
+// promote makes this standby the leader: a new leader epoch, writes and
+// the group coordinator on, the replication listener open. It refuses when
+// any partition has not been caught up within replica.lag.time.max.ms
+// (the old leader may have acknowledged writes alone since) unless unclean.
+func (b *broker) promote(unclean bool) (PromoteReport, error) {
+	b.promoteMu.Lock()
+	defer b.promoteMu.Unlock()
+	var report PromoteReport
+	if b.standby == nil || !b.cluster.Follower() {
+		return report, errors.New("this node is not a standby")
+	}
+	lagMax := b.replCfg.LagMax
+	report.MayLose = map[string]int64{}
+	stale := ""
+	for _, p := range b.standby.Progress() {
+		name := fmt.Sprintf("%s-%d", p.Topic, p.Partition)
+		if p.LeaderEnd > p.End {
+			report.MayLose[name] = p.LeaderEnd - p.End
+		}
+		// With min.insync.replicas ≥ 2 the leader acknowledged acks=all
+		// writes only once this node had them; otherwise it may have
+		// taken them alone after dropping this node from the in-sync set,
+		// which it does only replica.lag.time.max.ms after this node was
+		// last caught up.
+		if b.minInsyncReplicas(p.Topic) < 2 && (p.CaughtUpAgo < 0 || p.CaughtUpAgo > lagMax) && stale == "" {
+			ago := "never"
+			if p.CaughtUpAgo >= 0 {
+				ago = p.CaughtUpAgo.Round(time.Millisecond).String() + " ago"
+			}
+			stale = fmt.Sprintf("%s (min.insync.replicas 1) was last caught up %s, longer than replica.lag.time.max.ms %v", name, ago, lagMax)
+		}
+	}
+	if stale != "" && !unclean {
+		report.Refused = stale + ": the old leader may have acknowledged writes this node lacks; promote with --unclean to accept that loss"
+		return report, nil
+	}
+	leader, _ := b.standby.Leader()
+	b.standby.Close()
+	epoch := max(b.cluster.Epoch(), leader.Epoch) + 1
+	if err := b.cluster.SetEpoch(epoch); err != nil {
+		return report, err
+	}
+	if err := netio.Fence(b.replCfg, b.standbyOf, time.Second); err != nil {
+		report.Fenced = "not reached: " + err.Error()
+	} else {
+		report.Fenced = "fenced"
+	}
+	b.cluster.SetFollower(false)
+	groups, err := openGroups(b.props, b.cluster, b.logger)
+	if err != nil {
+		return report, err
+	}
+	b.groups = groups
+	b.wire.SetGroups(groups)
+	if b.replAddr != "" {
+		if err := b.serveReplication(); err != nil {
+			return report, err
+		}
+	}
+	report.Promoted, report.Epoch = true, epoch
+	b.logger.Warn("PROMOTED: this node now leads", "epoch", epoch, "unclean", unclean, "old_leader", report.Fenced, "may_lose", report.MayLose)
+	return report, nil
+}
+
+func (b *broker) promoteHandler(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST /promote[?unclean=true]", http.StatusMethodNotAllowed)
+		return
+	}
+	report, err := b.promote(r.URL.Query().Get("unclean") == "true")
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusConflict)
+		return
+	}
+	if !report.Promoted {
+		w.WriteHeader(http.StatusConflict)
+	}
+	json.NewEncoder(w).Encode(report)
+}
+
+// replicationStatus answers GET /replication: the role, the epoch, and per
+// partition the standby's progress (on a leader: what its standby acked).
+func (b *broker) replicationStatus(w http.ResponseWriter, r *http.Request) {
+	type partition struct {
+		Topic       string `json:"topic"`
+		Partition   int32  `json:"partition"`
+		End         int64  `json:"log_end_offset"`
+		Standby     int64  `json:"standby_end_offset"`
+		InSync      bool   `json:"in_sync"`
+		CaughtUpAgo string `json:"caught_up_ago"`
+		Behind      int64  `json:"offsets_behind"`
+	}
+	status := struct {
+		Role       string      `json:"role"`
+		Epoch      int32       `json:"epoch"`
+		Partitions []partition `json:"partitions"`
+	}{Role: "leader", Epoch: b.cluster.Epoch()}
+	switch {
+	case b.cluster.Follower() && b.standby != nil:
+		status.Role = "standby"
+		for _, p := range b.standby.Progress() {
+			status.Partitions = append(status.Partitions, partition{Topic: p.Topic, Partition: p.Partition, End: p.LeaderEnd, Standby: p.End, InSync: p.CaughtUpAgo >= 0 && p.CaughtUpAgo <= b.replCfg.LagMax, CaughtUpAgo: p.CaughtUpAgo.String(), Behind: max(p.LeaderEnd-p.End, 0)})
+		}
+	case b.cluster.Follower():
+		status.Role = "fenced"
+	case b.replLeader != nil:
+		for _, s := range b.replLeader.Status() {
+			status.Partitions = append(status.Partitions, partition{Topic: s.Topic, Partition: s.Partition, End: s.LeaderEnd, Standby: s.Acked, InSync: s.InSync, CaughtUpAgo: s.CaughtUpAgo.String(), Behind: max(s.LeaderEnd-s.Acked, 0)})
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(status)
+}
+
+// promoteCommand is `spool promote --admin=H:P [--unclean]`.
+func promoteCommand(args []string, w io.Writer) error {
+	fs := flag.NewFlagSet("promote", flag.ContinueOnError)
+	admin := fs.String("admin", "127.0.0.1:9644", "the standby's admin.listener")
+	unclean := fs.Bool("unclean", false, "promote even if the standby may lack acknowledged writes")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	url := "http://" + *admin + "/promote"
+	if *unclean {
+		url += "?unclean=true"
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Post(url, "", nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Fprintf(w, "%s", body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("not promoted (%s)", resp.Status)
+	}
+	return nil
+}
+
+// replicationCommand is `spool replication status --admin=H:P`.
+func replicationCommand(args []string, w io.Writer) error {
+	if len(args) == 0 || args[0] != "status" {
+		return errors.New("usage: spool replication status [--admin H:P]")
+	}
+	fs := flag.NewFlagSet("replication status", flag.ContinueOnError)
+	admin := fs.String("admin", "127.0.0.1:9644", "a node's admin.listener")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + *admin + "/replication")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var status struct {
+		Role       string `json:"role"`
+		Epoch      int32  `json:"epoch"`
+		Partitions []struct {
+			Topic       string `json:"topic"`
+			Partition   int32  `json:"partition"`
+			End         int64  `json:"log_end_offset"`
+			Standby     int64  `json:"standby_end_offset"`
+			InSync      bool   `json:"in_sync"`
+			CaughtUpAgo string `json:"caught_up_ago"`
+			Behind      int64  `json:"offsets_behind"`
+		} `json:"partitions"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&status); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "role %s  epoch %d\n", status.Role, status.Epoch)
+	fmt.Fprintf(w, "%-32s %12s %12s %8s %8s %s\n", "PARTITION", "LEADER END", "STANDBY END", "BEHIND", "IN SYNC", "CAUGHT UP")
+	for _, p := range status.Partitions {
+		fmt.Fprintf(w, "%-32s %12d %12d %8d %8v %s ago\n", fmt.Sprintf("%s-%d", p.Topic, p.Partition), p.End, p.Standby, p.Behind, p.InSync, p.CaughtUpAgo)
+	}
+	return nil
+}
+
+// minInsyncReplicas is a topic's min.insync.replicas, or this node's.
+func (b *broker) minInsyncReplicas(topic string) int {
+	if t, ok := b.cluster.Topic(topic); ok {
+		if v, ok := t.Configs["min.insync.replicas"]; ok {
+			var n int
+			if _, err := fmt.Sscan(v, &n); err == nil {
+				return n
+			}
+		}
+	}
+	n, _ := b.props.int64("min.insync.replicas")
+	return int(n)
+}
