@@ -758,6 +758,9 @@ func (s *Standby) session() error {
 			if err != nil {
 				return err
 			}
+			// A standby's readers see only what the leader has committed:
+			// its high watermark follows the leader's.
+			p.Log.SetFollower(true, engine.Offset(d.HighWatermark))
 			if len(frame.Batches) == 0 {
 				s.progress(p, engine.Offset(d.LogEndOffset))
 				continue

@@ -88,6 +88,13 @@ func (b *broker) promote(unclean bool) (PromoteReport, error) {
 	} else {
 		report.Fenced = "fenced"
 	}
+	for _, t := range b.cluster.Topics() {
+		for _, p := range t.Partitions {
+			// The leader's high watermark bounded ours; now ours is the
+			// log end until a standby of our own is in sync.
+			p.Log.SetFollower(false, 0)
+		}
+	}
 	b.cluster.SetFollower(false)
 	groups, err := openGroups(b.props, b.cluster, b.logger)
 	if err != nil {

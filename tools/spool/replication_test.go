@@ -21,13 +21,14 @@ import (
 	"spool/wire"
 )
 
-// partitionBytes reads a partition's whole log, batch bytes as stored.
+// partitionBytes reads a partition's whole log up to its end (past the
+// high watermark), batch bytes as stored.
 func partitionBytes(t *testing.T, p *meta.Partition) []byte {
 	t.Helper()
 	var out []byte
 	var result engine.ReadResult
-	for offset := p.Log.LogStartOffset(); offset < p.Log.HighWatermark(); {
-		if err := p.Log.Read(offset, 1<<20, true, engine.ReadUncommitted, &result); err != nil {
+	for offset := p.Log.LogStartOffset(); offset < p.Log.LogEndOffset(); {
+		if err := p.Log.Read(offset, 1<<20, true, engine.ReadReplica, &result); err != nil {
 			t.Fatal(err)
 		}
 		for _, e := range result.Extents {
@@ -68,6 +69,9 @@ func waitIdentical(t *testing.T, leader, standby *broker) {
 	for _, lt := range leader.cluster.Topics() {
 		st, _ := standby.cluster.Topic(lt.Name)
 		for i, lp := range lt.Partitions {
+			if shw, lhw := st.Partitions[i].Log.HighWatermark(), lp.Log.HighWatermark(); standby.cluster.Follower() && shw > lhw {
+				t.Fatalf("%s-%d: the standby lets readers see up to %d, the leader only up to %d", lt.Name, i, shw, lhw)
+			}
 			lb, sb := partitionBytes(t, lp), partitionBytes(t, st.Partitions[i])
 			if !bytes.Equal(lb, sb) {
 				t.Fatalf("%s-%d: leader has %d bytes, standby %d, and they differ", lt.Name, i, len(lb), len(sb))
