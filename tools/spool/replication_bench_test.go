@@ -6,11 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // BenchmarkStandbyCatchUp: a leader holds 256 MiB in 2 partitions (1 KiB
-// records); a fresh standby starts and the op ends when both partitions'
+// random records, uncompressed); a fresh standby starts and the op ends when both partitions'
 // log end offsets match. Both nodes run in this process, so they share the
 // two cores like two nodes on one machine. MB/s is the replication rate.
 func BenchmarkStandbyCatchUp(b *testing.B) {
@@ -18,18 +19,23 @@ func BenchmarkStandbyCatchUp(b *testing.B) {
 	leader := benchBroker(b, "--replication.listener=127.0.0.1:0")
 	defer leader.close()
 	c, err := kgo.NewClient(kgo.SeedBrokers(leader.addr()), kgo.DefaultProduceTopic("catchup"), kgo.AllowAutoTopicCreation(),
-		kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite(), kgo.ProducerLinger(5*time.Millisecond))
+		kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite(), kgo.ProducerLinger(5*time.Millisecond),
+		kgo.ProducerBatchCompression(kgo.NoCompression()))
 	if err != nil {
 		b.Fatal(err)
 	}
-	value := make([]byte, 1024)
-	for i := range value {
-		value[i] = byte(rand.IntN(256))
+	if _, err := kadm.NewClient(c).CreateTopic(context.Background(), 2, 1, nil, "catchup"); err != nil {
+		b.Fatal(err)
+	}
+	random := make([]byte, 1<<20)
+	for i := range random {
+		random[i] = byte(rand.IntN(256))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	for sent := 0; sent < total; sent += len(value) {
-		c.Produce(ctx, &kgo.Record{Key: []byte{byte(sent / len(value) % 2)}, Value: value}, nil)
+	for sent := 0; sent < total; sent += 1024 {
+		at := rand.IntN(len(random) - 1024)
+		c.Produce(ctx, &kgo.Record{Key: []byte{byte(sent / 1024 % 2)}, Value: random[at : at+1024]}, nil)
 	}
 	if err := c.Flush(ctx); err != nil {
 		b.Fatal(err)
@@ -40,6 +46,7 @@ func BenchmarkStandbyCatchUp(b *testing.B) {
 	for _, p := range lt.Partitions {
 		bytesHeld += p.Log.Size()
 	}
+	b.Logf("leader holds %d bytes, log end offsets %d and %d", bytesHeld, lt.Partitions[0].Log.LogEndOffset(), lt.Partitions[1].Log.LogEndOffset())
 	b.SetBytes(bytesHeld)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
