@@ -11,6 +11,7 @@ PKGS      := ./...
 FUZZTIME  ?= 30s
 BENCHCOUNT ?= 5
 CRASH_ITERATIONS ?= 300
+FAILOVER_CYCLES ?= 30
 
 .DEFAULT_GOAL := help
 
@@ -70,8 +71,9 @@ fuzz: ## every fuzz target for FUZZTIME each, then the long torn-tail run
 	$(MAKE) crash
 
 .PHONY: crash
-crash: ## long randomized crash and torn-tail runs (CRASH_ITERATIONS each)
+crash: ## long randomized crash and torn-tail runs (CRASH_ITERATIONS each), then FAILOVER_CYCLES leader-kill/promote/rejoin cycles
 	SPOOL_CRASH_ITERATIONS=$(CRASH_ITERATIONS) $(GO) test $(TESTFLAGS) -count=1 -timeout 60m -run 'Crash|TornTail' -v ./engine/ ./segment/
+	$(GO) test $(TESTFLAGS) -count=$(FAILOVER_CYCLES) -timeout 60m -run 'TestFailoverKeepsAcknowledgedRecords' ./tools/spool/
 
 .PHONY: clean
 clean: ## remove build output (never ./data)

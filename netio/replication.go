@@ -53,6 +53,10 @@ type ReplicationConfig struct {
 	// LagMax is replica.lag.time.max.ms: a standby that has not caught up
 	// with the log end offset for this long leaves the in-sync set.
 	LagMax time.Duration
+	// ThrottleBytes (replication.throttle.bytes.per.second, 0: none)
+	// bounds what a leader sends one standby per second, so a standby
+	// catching up from far behind leaves disk and CPU to producers.
+	ThrottleBytes int64
 }
 
 func (c ReplicationConfig) hello() wire.ReplHelloFields {
@@ -543,6 +547,15 @@ func (s *leaderSession) sendLoop(ctx context.Context, enc *wire.ReplEncoder) err
 			}
 			pos.next = next
 			sent = true
+			if cfg := s.leader.cfg; cfg.ThrottleBytes > 0 {
+				// Pace to the throttle: this frame's share of a second.
+				pause := time.Duration(float64(len(buf)) / float64(cfg.ThrottleBytes) * float64(time.Second))
+				select {
+				case <-time.After(pause):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
 			if reachedEnd {
 				s.leader.sent(key, next, time.Now())
 			}

@@ -158,7 +158,11 @@ func startBroker(props Properties, logger *slog.Logger) (*broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	replCfg := netio.ReplicationConfig{NodeID: int32(nodeID), ClusterID: cluster, Host: advertisedHost, Port: advertisedPort, Cluster: b.cluster, Logger: logger, LagMax: time.Duration(lagMax) * time.Millisecond}
+	throttle, err := props.int64("replication.throttle.bytes.per.second")
+	if err != nil {
+		return nil, err
+	}
+	replCfg := netio.ReplicationConfig{NodeID: int32(nodeID), ClusterID: cluster, Host: advertisedHost, Port: advertisedPort, Cluster: b.cluster, Logger: logger, LagMax: time.Duration(lagMax) * time.Millisecond, ThrottleBytes: throttle}
 	wireCfg := wire.Config{
 		NodeID: int32(nodeID), Host: advertisedHost, Port: advertisedPort,
 		ClusterID: cluster, Cluster: b.cluster, Groups: b.groups, Logger: logger,

@@ -44,7 +44,7 @@ type PromoteReport struct {
 // promote makes this standby the leader: a new leader epoch, writes and
 // the group coordinator on, the replication listener open. It refuses when
 // any partition has not been caught up within replica.lag.time.max.ms
-// (the old leader may have acknowledged writes alone since) unless unclean.
+// (the old leader may have taken writes alone since) unless unclean.
 func (b *broker) promote(unclean bool) (PromoteReport, error) {
 	b.promoteMu.Lock()
 	defer b.promoteMu.Unlock()
@@ -60,21 +60,24 @@ func (b *broker) promote(unclean bool) (PromoteReport, error) {
 		if p.LeaderEnd > p.End {
 			report.MayLose[name] = p.LeaderEnd - p.End
 		}
-		// With min.insync.replicas ≥ 2 the leader acknowledged acks=all
-		// writes only once this node had them; otherwise it may have
-		// taken them alone after dropping this node from the in-sync set,
-		// which it does only replica.lag.time.max.ms after this node was
-		// last caught up.
-		if b.minInsyncReplicas(p.Topic) < 2 && (p.CaughtUpAgo < 0 || p.CaughtUpAgo > lagMax) && stale == "" {
+		// The leader drops this node from its in-sync set only
+		// replica.lag.time.max.ms after this node was last caught up;
+		// after that it may have taken writes alone.
+		if (p.CaughtUpAgo < 0 || p.CaughtUpAgo > lagMax) && stale == "" {
 			ago := "never"
 			if p.CaughtUpAgo >= 0 {
 				ago = p.CaughtUpAgo.Round(time.Millisecond).String() + " ago"
 			}
-			stale = fmt.Sprintf("%s (min.insync.replicas 1) was last caught up %s, longer than replica.lag.time.max.ms %v", name, ago, lagMax)
+			stale = fmt.Sprintf("%s was last caught up %s, longer than replica.lag.time.max.ms %v", name, ago, lagMax)
+			if b.minInsyncReplicas(p.Topic) >= 2 {
+				stale += " (with min.insync.replicas 2 every acks=all write is here; only acks=0/1 writes may be missing)"
+			} else {
+				stale += " (with min.insync.replicas 1 the old leader may have acknowledged acks=all writes alone)"
+			}
 		}
 	}
 	if stale != "" && !unclean {
-		report.Refused = stale + ": the old leader may have acknowledged writes this node lacks; promote with --unclean to accept that loss"
+		report.Refused = "not in sync: " + stale + "; promote with --unclean to accept that loss"
 		return report, nil
 	}
 	leader, _ := b.standby.Leader()

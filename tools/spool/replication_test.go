@@ -321,9 +321,9 @@ func TestStandbyMinInsyncReplicas(t *testing.T) {
 // truncates what diverged, and the two logs become identical.
 func TestFailoverKeepsAcknowledgedRecords(t *testing.T) {
 	leaderDir, standbyDir := t.TempDir(), t.TempDir()
-	cmd, leaderAddr, leaderRepl := startBrokerChildRepl(t, leaderDir, "--replication.listener=127.0.0.1:0", "--replica.lag.time.max.ms=3000", "--min.insync.replicas=2")
+	cmd, leaderAddr, leaderRepl := startBrokerChildRepl(t, leaderDir, "--replication.listener=127.0.0.1:0", "--replica.lag.time.max.ms=10000", "--min.insync.replicas=2")
 	defer cmd.Process.Kill()
-	standby := testBroker(t, standbyDir, "--standby.of="+leaderRepl, "--node.id=1", "--replication.listener=127.0.0.1:0", "--replica.lag.time.max.ms=3000", "--min.insync.replicas=2")
+	standby := testBroker(t, standbyDir, "--standby.of="+leaderRepl, "--node.id=1", "--replication.listener=127.0.0.1:0", "--replica.lag.time.max.ms=10000", "--min.insync.replicas=2")
 	defer standby.close()
 
 	c, err := kgo.NewClient(kgo.SeedBrokers(leaderAddr, standby.addr()), kgo.DefaultProduceTopic("failover"), kgo.AllowAutoTopicCreation(),
@@ -468,5 +468,236 @@ func TestPromoteFencesAndRefuses(t *testing.T) {
 	}
 	if report, err := standby2.promote(true); err != nil || !report.Promoted {
 		t.Fatalf("unclean promotion: %v %+v", err, report)
+	}
+}
+
+// linkProxy forwards a standby's replication connection to its leader and
+// can cut the link or stall one direction, like a bad network.
+type linkProxy struct {
+	listener net.Listener
+	target   string
+	mu       sync.Mutex
+	conns    []net.Conn
+	cut      bool
+	// stalled directions: toStandby (leader → standby), toLeader
+	toStandby, toLeader atomicBool
+}
+
+type atomicBool struct {
+	mu sync.Mutex
+	v  bool
+}
+
+func (a *atomicBool) set(v bool) { a.mu.Lock(); a.v = v; a.mu.Unlock() }
+func (a *atomicBool) get() bool  { a.mu.Lock(); defer a.mu.Unlock(); return a.v }
+
+func newLinkProxy(t *testing.T, target string) *linkProxy {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &linkProxy{listener: l, target: target}
+	go func() {
+		for {
+			in, err := l.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			if p.cut {
+				p.mu.Unlock()
+				in.Close()
+				continue
+			}
+			out, err := net.Dial("tcp", target)
+			if err != nil {
+				p.mu.Unlock()
+				in.Close()
+				continue
+			}
+			p.conns = append(p.conns, in, out)
+			p.mu.Unlock()
+			go p.pipe(in, out, &p.toStandby) // leader → standby
+			go p.pipe(out, in, &p.toLeader)  // standby → leader
+		}
+	}()
+	t.Cleanup(p.close)
+	return p
+}
+
+// pipe copies src to dst, holding bytes back while stalled.
+func (p *linkProxy) pipe(dst, src net.Conn, stalled *atomicBool) {
+	defer dst.Close()
+	defer src.Close()
+	buf := make([]byte, 64<<10)
+	for {
+		for stalled.get() {
+			time.Sleep(5 * time.Millisecond)
+		}
+		n, err := src.Read(buf)
+		if n > 0 {
+			for stalled.get() {
+				time.Sleep(5 * time.Millisecond)
+			}
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *linkProxy) setCut(cut bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = cut
+	if cut {
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.conns = nil
+	}
+}
+
+func (p *linkProxy) close() { p.setCut(true); p.listener.Close() }
+
+// TestStandbyLinkCut: with min.insync.replicas=2, cutting the replication
+// link (both ways, then one way) makes acks=all fail rather than
+// acknowledge alone, the standby refuses a clean promotion while out of
+// sync, nothing acknowledged is lost, and after the link heals the logs
+// are identical.
+func TestStandbyLinkCut(t *testing.T) {
+	leader := testBroker(t, t.TempDir(), "--replication.listener=127.0.0.1:0", "--replica.lag.time.max.ms=500", "--min.insync.replicas=2")
+	defer leader.close()
+	proxy := newLinkProxy(t, leader.replListenAddr())
+	standby := testBroker(t, t.TempDir(), "--standby.of="+proxy.listener.Addr().String(), "--node.id=1", "--replica.lag.time.max.ms=500", "--min.insync.replicas=2")
+	defer standby.close()
+	createTopic(t, leader, "cut", 1)
+	waitInSync(t, leader, "cut", 1)
+
+	// Not idempotent: franz-go then fails a record after its retries
+	// (an idempotent producer keeps retrying what it cannot safely fail).
+	producer := client(t, leader, kgo.DefaultProduceTopic("cut"), kgo.RecordDeliveryTimeout(time.Second), kgo.RecordRetries(2), kgo.DisableIdempotentWrite())
+	acked, ackedEnd := 0, int64(0)
+	produce := func(n int) (failed int) {
+		for i := 0; i < n; i++ {
+			results := producer.ProduceSync(ctxTimeout(t, 10*time.Second), &kgo.Record{Value: []byte(fmt.Sprint("r", i))})
+			if err := results.FirstErr(); err != nil {
+				failed++
+			} else {
+				acked++
+				ackedEnd = max(ackedEnd, results[0].Record.Offset+1)
+			}
+		}
+		return failed
+	}
+	if failed := produce(20); failed != 0 {
+		t.Fatalf("%d writes failed with the standby in sync", failed)
+	}
+	checkStandbyHolds(t, leader, standby, "cut")
+
+	for _, how := range []string{"both ways", "leader to standby", "standby to leader"} {
+		switch how {
+		case "both ways":
+			proxy.setCut(true)
+		case "leader to standby":
+			proxy.toStandby.set(true)
+		default:
+			proxy.toLeader.set(true) // the standby gets everything, its acks are lost
+		}
+		time.Sleep(800 * time.Millisecond) // past replica.lag.time.max.ms
+		if failed := produce(2); failed != 2 {
+			t.Fatalf("link cut %s: %d of 2 acks=all writes were acknowledged by the leader alone", how, 2-failed)
+		}
+		if how != "standby to leader" {
+			// The standby hears nothing: it cannot know it is in sync.
+			if report, err := standby.promote(false); err != nil || report.Promoted || report.Refused == "" {
+				t.Fatalf("link cut %s: promotion without --unclean: %v %+v", how, err, report)
+			}
+		}
+		if !standby.cluster.Follower() {
+			t.Fatal("a refused promotion left the standby taking writes")
+		}
+		// Nothing acknowledged is missing on the standby. (A write the
+		// leader appended and then answered NOT_ENOUGH_REPLICAS_AFTER_APPEND
+		// for may be on the leader alone, as in Kafka.)
+		st, _ := standby.cluster.Topic("cut")
+		if end := int64(st.Partitions[0].Log.LogEndOffset()); end < ackedEnd {
+			t.Fatalf("link cut %s: records acknowledged up to offset %d, standby holds %d", how, ackedEnd, end)
+		}
+		proxy.setCut(false)
+		proxy.toStandby.set(false)
+		proxy.toLeader.set(false)
+		waitInSync(t, leader, "cut", 1)
+		if failed := produce(5); failed != 0 {
+			t.Fatalf("after the link healed (%s): %d writes failed", how, failed)
+		}
+		waitIdentical(t, leader, standby)
+	}
+	t.Logf("%d records acknowledged, all on both nodes", acked)
+}
+
+// TestRejoinTruncatesDivergedTail: records the old leader took alone
+// (acks=1, the standby cut off) are cut from its log when it rejoins the
+// promoted standby, whose history in the old epoch ended earlier
+// (KIP-101): the two logs end identical.
+func TestRejoinTruncatesDivergedTail(t *testing.T) {
+	oldDir := t.TempDir()
+	leader := testBroker(t, oldDir, "--replication.listener=127.0.0.1:0", "--replica.lag.time.max.ms=300")
+	proxy := newLinkProxy(t, leader.replListenAddr())
+	standby := testBroker(t, t.TempDir(), "--standby.of="+proxy.listener.Addr().String(), "--node.id=1", "--replica.lag.time.max.ms=300", "--replication.listener=127.0.0.1:0")
+	defer standby.close()
+	createTopic(t, leader, "diverge", 1)
+	produceKeyed(t, leader, "diverge", 0, 10)
+	waitIdentical(t, leader, standby)
+
+	proxy.setCut(true)
+	time.Sleep(500 * time.Millisecond)
+	produceKeyed(t, leader, "diverge", 10, 5) // the leader alone: acks=all with min.insync.replicas=1
+	lt, _ := leader.cluster.Topic("diverge")
+	if end := lt.Partitions[0].Log.LogEndOffset(); end != 15 {
+		t.Fatalf("old leader end %d", end)
+	}
+	leader.close()
+
+	report, err := standby.promote(true)
+	if err != nil || !report.Promoted {
+		t.Fatalf("unclean promotion: %v %+v", err, report)
+	}
+	produceKeyed(t, standby, "diverge", 100, 3) // the new history, epoch 1
+	rejoined := testBroker(t, oldDir, "--standby.of="+standby.replListenAddr(), "--node.id=0")
+	defer rejoined.close()
+	waitIdentical(t, standby, rejoined)
+	rt, _ := rejoined.cluster.Topic("diverge")
+	if end := rt.Partitions[0].Log.LogEndOffset(); end != 13 {
+		t.Fatalf("rejoined log ends at %d, want 13 (10 shared + 3 new)", end)
+	}
+}
+
+// TestReplicationThrottle: with replication.throttle.bytes.per.second a
+// standby catching up from far behind receives no faster than the
+// throttle (a lower bound on time, which load can only lengthen), and
+// still ends identical.
+func TestReplicationThrottle(t *testing.T) {
+	leader := testBroker(t, t.TempDir(), "--replication.listener=127.0.0.1:0", "--replication.throttle.bytes.per.second=2000000")
+	defer leader.close()
+	createTopic(t, leader, "throttled", 1)
+	c := client(t, leader, kgo.DefaultProduceTopic("throttled"), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	value := bytes.Repeat([]byte("x"), 1000)
+	records := make([]*kgo.Record, 4000) // about 4 MB
+	for i := range records {
+		records[i] = &kgo.Record{Value: value}
+	}
+	if err := c.ProduceSync(ctxTimeout(t, 30*time.Second), records...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now()
+	standby := testBroker(t, t.TempDir(), "--standby.of="+leader.replListenAddr(), "--node.id=1")
+	defer standby.close()
+	waitIdentical(t, leader, standby)
+	if took := time.Since(started); took < time.Second {
+		t.Fatalf("4 MB replicated in %v under a 2 MB/s throttle", took)
 	}
 }
