@@ -21,6 +21,19 @@ type ReadResult struct {
 	extents [1]segment.Extent
 }
 
+// AppendBytes appends the bytes of the result's extents to buf (a copy,
+// for readers that need the batches in memory: replication, replay).
+func (r *ReadResult) AppendBytes(buf []byte) ([]byte, error) {
+	for _, e := range r.Extents {
+		start := len(buf)
+		buf = append(buf, make([]byte, e.Length)...)
+		if _, err := e.File.ReadAt(buf[start:], e.Position); err != nil {
+			return buf[:start], err
+		}
+	}
+	return buf, nil
+}
+
 // Release lets the segments behind the extents go. Safe to call twice.
 func (r *ReadResult) Release() {
 	if r.held != nil {

@@ -326,14 +326,7 @@ func (s *leaderSession) run() error {
 	s.fresh = make(chan struct{}, 1)
 	cfg := s.leader.cfg
 	s.conn.SetDeadline(time.Now().Add(replHandshakeWait))
-	frame, _, err := wire.ReadReplFrame(s.conn, nil)
-	if err != nil {
-		return err
-	}
-	if frame.Type != wire.ReplHello {
-		return fmt.Errorf("%w: expected hello, got type %d", wire.ErrReplFrame, frame.Type)
-	}
-	hello, err := wire.DecodeHello(frame.Fields)
+	hello, err := readHello(s.conn)
 	if err != nil {
 		return err
 	}
@@ -524,14 +517,9 @@ func (s *leaderSession) sendLoop(ctx context.Context, enc *wire.ReplEncoder) err
 				pos.next = p.Log.LogEndOffset() + 1<<62 // park it
 				continue
 			}
-			buf = buf[:0]
-			for _, e := range result.Extents {
-				start := len(buf)
-				buf = append(buf, make([]byte, e.Length)...)
-				if _, err := e.File.ReadAt(buf[start:], e.Position); err != nil {
-					result.Release()
-					return err
-				}
+			if buf, err = result.AppendBytes(buf[:0]); err != nil {
+				result.Release()
+				return err
 			}
 			next := result.NextOffset
 			hw, start := result.HighWatermark, result.LogStartOffset
@@ -566,6 +554,18 @@ func (s *leaderSession) sendLoop(ctx context.Context, enc *wire.ReplEncoder) err
 		waitAny(ctx, waitOn, s.fresh, replHeartbeat)
 	}
 	return ctx.Err()
+}
+
+// readHello reads the peer's first frame, which must be a Hello.
+func readHello(conn net.Conn) (wire.ReplHelloFields, error) {
+	frame, _, err := wire.ReadReplFrame(conn, nil)
+	if err != nil {
+		return wire.ReplHelloFields{}, err
+	}
+	if frame.Type != wire.ReplHello {
+		return wire.ReplHelloFields{}, fmt.Errorf("%w: expected hello, got type %d", wire.ErrReplFrame, frame.Type)
+	}
+	return wire.DecodeHello(frame.Fields)
 }
 
 // waitAny waits until one of chans is closed, fresh receives, ctx ends or
@@ -706,18 +706,13 @@ func (s *Standby) session() error {
 	if _, err := conn.Write(enc.Hello(s.cfg.hello())); err != nil {
 		return err
 	}
-	frame, buf, err := wire.ReadReplFrame(conn, nil)
-	if err != nil {
-		return err
-	}
-	if frame.Type != wire.ReplHello {
-		return fmt.Errorf("%w: expected hello, got type %d", wire.ErrReplFrame, frame.Type)
-	}
-	hello, err := wire.DecodeHello(frame.Fields)
+	hello, err := readHello(conn)
 	if err != nil {
 		return err
 	}
 	conn.SetDeadline(time.Time{})
+	var frame wire.ReplFrame
+	var buf []byte
 	switch own := s.cfg.Cluster.Epoch(); {
 	case hello.Epoch < own:
 		return fmt.Errorf("refusing to follow a leader in epoch %d: this node has seen epoch %d (that leader was superseded)", hello.Epoch, own)

@@ -246,14 +246,10 @@ func (c *Coordinator) replay() error {
 			if err := part.Log.Read(offset, readBytes, true, engine.ReadUncommitted, &result); err != nil {
 				return fmt.Errorf("__consumer_offsets-%d: %w", p, err)
 			}
-			buf = buf[:0]
-			for _, e := range result.Extents {
-				start := len(buf)
-				buf = append(buf, make([]byte, e.Length)...)
-				if _, err := e.File.ReadAt(buf[start:], e.Position); err != nil {
-					result.Release()
-					return fmt.Errorf("__consumer_offsets-%d: %w", p, err)
-				}
+			var err error
+			if buf, err = result.AppendBytes(buf[:0]); err != nil {
+				result.Release()
+				return fmt.Errorf("__consumer_offsets-%d: %w", p, err)
 			}
 			next := result.NextOffset
 			result.Release()

@@ -243,7 +243,7 @@ func (b *broker) startAdmin(addr string) error {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("/metrics", b.metrics)
-	mux.HandleFunc("/replication", b.replicationStatus)
+	mux.HandleFunc("/replication", b.replicationStatusHandler)
 	mux.HandleFunc("/promote", b.promoteHandler)
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

@@ -131,34 +131,38 @@ func (b *broker) promoteHandler(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(report)
 }
 
-// replicationStatus answers GET /replication: the role, the epoch, and per
+// replicationStatus is GET /replication's answer.
+type replicationStatus struct {
+	Role       string          `json:"role"`
+	Epoch      int32           `json:"epoch"`
+	Partitions []replicaStatus `json:"partitions"`
+}
+
+type replicaStatus struct {
+	Topic       string `json:"topic"`
+	Partition   int32  `json:"partition"`
+	End         int64  `json:"log_end_offset"`
+	Standby     int64  `json:"standby_end_offset"`
+	InSync      bool   `json:"in_sync"`
+	CaughtUpAgo string `json:"caught_up_ago"`
+	Behind      int64  `json:"offsets_behind"`
+}
+
+// replicationStatusHandler answers GET /replication: the role, the epoch, and per
 // partition the standby's progress (on a leader: what its standby acked).
-func (b *broker) replicationStatus(w http.ResponseWriter, r *http.Request) {
-	type partition struct {
-		Topic       string `json:"topic"`
-		Partition   int32  `json:"partition"`
-		End         int64  `json:"log_end_offset"`
-		Standby     int64  `json:"standby_end_offset"`
-		InSync      bool   `json:"in_sync"`
-		CaughtUpAgo string `json:"caught_up_ago"`
-		Behind      int64  `json:"offsets_behind"`
-	}
-	status := struct {
-		Role       string      `json:"role"`
-		Epoch      int32       `json:"epoch"`
-		Partitions []partition `json:"partitions"`
-	}{Role: "leader", Epoch: b.cluster.Epoch()}
+func (b *broker) replicationStatusHandler(w http.ResponseWriter, r *http.Request) {
+	status := replicationStatus{Role: "leader", Epoch: b.cluster.Epoch()}
 	switch {
 	case b.cluster.Follower() && b.standby != nil:
 		status.Role = "standby"
 		for _, p := range b.standby.Progress() {
-			status.Partitions = append(status.Partitions, partition{Topic: p.Topic, Partition: p.Partition, End: p.LeaderEnd, Standby: p.End, InSync: p.CaughtUpAgo >= 0 && p.CaughtUpAgo <= b.replCfg.LagMax, CaughtUpAgo: p.CaughtUpAgo.String(), Behind: max(p.LeaderEnd-p.End, 0)})
+			status.Partitions = append(status.Partitions, replicaStatus{Topic: p.Topic, Partition: p.Partition, End: p.LeaderEnd, Standby: p.End, InSync: p.CaughtUpAgo >= 0 && p.CaughtUpAgo <= b.replCfg.LagMax, CaughtUpAgo: p.CaughtUpAgo.String(), Behind: max(p.LeaderEnd-p.End, 0)})
 		}
 	case b.cluster.Follower():
 		status.Role = "fenced"
 	case b.replLeader != nil:
 		for _, s := range b.replLeader.Status() {
-			status.Partitions = append(status.Partitions, partition{Topic: s.Topic, Partition: s.Partition, End: s.LeaderEnd, Standby: s.Acked, InSync: s.InSync, CaughtUpAgo: s.CaughtUpAgo.String(), Behind: max(s.LeaderEnd-s.Acked, 0)})
+			status.Partitions = append(status.Partitions, replicaStatus{Topic: s.Topic, Partition: s.Partition, End: s.LeaderEnd, Standby: s.Acked, InSync: s.InSync, CaughtUpAgo: s.CaughtUpAgo.String(), Behind: max(s.LeaderEnd-s.Acked, 0)})
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -205,19 +209,7 @@ func replicationCommand(args []string, w io.Writer) error {
 		return err
 	}
 	defer resp.Body.Close()
-	var status struct {
-		Role       string `json:"role"`
-		Epoch      int32  `json:"epoch"`
-		Partitions []struct {
-			Topic       string `json:"topic"`
-			Partition   int32  `json:"partition"`
-			End         int64  `json:"log_end_offset"`
-			Standby     int64  `json:"standby_end_offset"`
-			InSync      bool   `json:"in_sync"`
-			CaughtUpAgo string `json:"caught_up_ago"`
-			Behind      int64  `json:"offsets_behind"`
-		} `json:"partitions"`
-	}
+	var status replicationStatus
 	if err := json.NewDecoder(resp.Body).Decode(&status); err != nil {
 		return err
 	}

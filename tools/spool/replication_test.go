@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -699,5 +700,34 @@ func TestReplicationThrottle(t *testing.T) {
 	waitIdentical(t, leader, standby)
 	if took := time.Since(started); took < time.Second {
 		t.Fatalf("4 MB replicated in %v under a 2 MB/s throttle", took)
+	}
+}
+
+// TestReplicationCommands: spool replication status and spool promote
+// against real admin listeners.
+func TestReplicationCommands(t *testing.T) {
+	leader := testBroker(t, t.TempDir(), "--replication.listener=127.0.0.1:0", "--admin.listener=127.0.0.1:0")
+	defer leader.close()
+	standby := testBroker(t, t.TempDir(), "--standby.of="+leader.replListenAddr(), "--node.id=1", "--admin.listener=127.0.0.1:0")
+	defer standby.close()
+	createTopic(t, leader, "cli", 1)
+	produceKeyed(t, leader, "cli", 0, 5)
+	waitIdentical(t, leader, standby)
+	var out bytes.Buffer
+	if err := replicationCommand([]string{"status", "--admin=" + leader.adminAddr}, &out); err != nil || !strings.Contains(out.String(), "role leader") || !strings.Contains(out.String(), "cli-0") {
+		t.Fatalf("leader status: %v\n%s", err, out.String())
+	}
+	out.Reset()
+	if err := replicationCommand([]string{"status", "--admin=" + standby.adminAddr}, &out); err != nil || !strings.Contains(out.String(), "role standby") {
+		t.Fatalf("standby status: %v\n%s", err, out.String())
+	}
+	t.Logf("spool replication status (standby):\n%s", out.String())
+	out.Reset()
+	if err := promoteCommand([]string{"--admin=" + standby.adminAddr}, &out); err != nil || !strings.Contains(out.String(), `"promoted":true`) {
+		t.Fatalf("spool promote: %v\n%s", err, out.String())
+	}
+	out.Reset()
+	if err := promoteCommand([]string{"--admin=" + standby.adminAddr}, &out); err == nil {
+		t.Fatalf("a second promotion succeeded: %s", out.String())
 	}
 }
