@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"spool/internal/batchtest"
@@ -352,4 +353,48 @@ func TestHighWatermarkNotifier(t *testing.T) {
 	again := l.HighWatermarkChanged()
 	appendN(t, l, 1, 1, 10, clock)
 	<-again
+}
+
+// TestResetTo: a log restarted above its end takes appends from there, and
+// reopens there.
+func TestResetTo(t *testing.T) {
+	dir := t.TempDir()
+	l, err := OpenLog(dir, smallConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, 30, 10, 100, clock) // several segments
+	if err := l.ResetTo(100); err == nil {
+		t.Fatal("reset below the log end offset accepted")
+	}
+	if err := l.ResetTo(1000); err != nil {
+		t.Fatal(err)
+	}
+	if l.LogStartOffset() != 1000 || l.LogEndOffset() != 1000 || l.HighWatermark() != 1000 {
+		t.Fatalf("after reset: start %d end %d hw %d", l.LogStartOffset(), l.LogEndOffset(), l.HighWatermark())
+	}
+	bases := appendN(t, l, 3, 10, 100, clock)
+	if bases[0] != 1000 {
+		t.Fatalf("first append after the reset at %d", bases[0])
+	}
+	if n := readAll(t, l, 1000); n != 3 {
+		t.Fatalf("read %d batches after the reset", n)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, err = OpenLog(dir, smallConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if l.LogStartOffset() != 1000 || l.LogEndOffset() != 1030 || l.Corruptions() != 0 {
+		t.Fatalf("reopened: start %d end %d corruptions %d", l.LogStartOffset(), l.LogEndOffset(), l.Corruptions())
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".log") && e.Name() != segment.FileName(1000, segment.LogSuffix) {
+			t.Fatalf("segment %s left behind", e.Name())
+		}
+	}
 }

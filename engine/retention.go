@@ -217,3 +217,67 @@ func (l *Log) TruncateTo(offset Offset) (Offset, error) {
 	}
 	return end, nil
 }
+
+// ResetTo empties the log and restarts it at offset, above its end: a
+// standby whose leader no longer holds the records after the standby's end
+// (retention deleted them) continues from the leader's log start offset.
+// In this order:
+//  1. persist the log start offset (offset), so an open that finds no
+//     segment starts there;
+//  2. seal the active segment and create an empty one at offset;
+//  3. publish it alone, with every offset at the new start;
+//  4. persist the recovery point, retire the old segments, and start the
+//     producer state afresh (old snapshots removed, an empty one written).
+//
+// A crash between 2 and 4 leaves the old segments and the new one with a
+// gap between them: the next open keeps the old prefix (reporting the gap
+// as corruption) and the standby is reset again. Writer only.
+func (l *Log) ResetTo(offset Offset) error {
+	if err := l.Err(); err != nil {
+		return err
+	}
+	if offset <= l.LogEndOffset() {
+		return fmt.Errorf("%w: reset to %d, at or below the log end offset %d", ErrOffsetOutOfRange, offset, l.LogEndOffset())
+	}
+	// 1.
+	if err := l.moveLogStart(offset); err != nil {
+		return err
+	}
+	// 2.
+	if !l.active.Sealed() {
+		if err := l.active.Seal(); err != nil {
+			return l.fail(err)
+		}
+	}
+	next, err := segment.Create(l.dir, offset, l.cfg.Segment)
+	if err != nil {
+		return l.storageOrFull(err)
+	}
+	// 3.
+	old := l.segments.Load().segments
+	l.segments.Store(&segmentList{segments: []*segment.Segment{next}})
+	l.active = next
+	l.logEndOffset.Store(int64(offset))
+	l.highWatermark.Store(int64(offset))
+	l.durableOffset.Store(int64(offset))
+	l.checkInvariants()
+	// 4.
+	l.recoveryPoint = offset
+	if err := writeOffsetFile(filepath.Join(l.dir, recoveryPointFileName), offset); err != nil {
+		return l.fail(err)
+	}
+	for _, s := range old {
+		if err := s.Retire(true); err != nil {
+			l.logger.Warn("could not remove a reset segment's files; the next open removes them", "error", err)
+		}
+	}
+	for _, snapshot := range l.snapshots {
+		l.removeProducerSnapshot(snapshot)
+	}
+	l.snapshots = nil
+	l.producers = newProducerState()
+	l.writeProducerSnapshot()
+	l.hwm.wake()
+	l.leo.wake()
+	return nil
+}

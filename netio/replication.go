@@ -30,6 +30,7 @@ import (
 
 	"spool/engine"
 	"spool/engine/meta"
+	"spool/segment"
 	"spool/wire"
 )
 
@@ -508,11 +509,19 @@ func (s *leaderSession) sendLoop(ctx context.Context, enc *wire.ReplEncoder) err
 				}
 				continue
 			}
+			reset, standbyEnd := false, pos.next
+			if start := p.Log.LogStartOffset(); pos.next < start {
+				// Retention deleted what the standby needs next: it
+				// restarts its log where our first batch begins (the log
+				// start offset may lie inside it; the Data frames' log
+				// start then moves the standby's too).
+				s.leader.cfg.Logger.Info("standby behind the log start offset; resetting it", "topic", key.topic, "partition", key.partition, "standby_end", pos.next, "log_start_offset", start)
+				pos.next, reset = start, true
+			}
 			err := p.Log.Read(pos.next, replDataBytesMax, true, engine.ReadReplica, &result)
 			if err != nil {
-				// Below the leader's log start (retention) or past its end
-				// (the standby is ahead): not handled yet; the partition
-				// stays where it is.
+				// Past our end (the standby is ahead and its last epoch
+				// did not reveal it): the partition stays where it is.
 				s.leader.cfg.Logger.Warn("cannot replicate partition from the standby's position", "topic", key.topic, "partition", key.partition, "position", pos.next, "error", err)
 				pos.next = p.Log.LogEndOffset() + 1<<62 // park it
 				continue
@@ -527,6 +536,19 @@ func (s *leaderSession) sendLoop(ctx context.Context, enc *wire.ReplEncoder) err
 			result.Release()
 			if len(buf) == 0 {
 				continue
+			}
+			if reset {
+				h, err := segment.ParseHeader(buf)
+				if err != nil {
+					return err
+				}
+				if h.BaseOffset > standbyEnd {
+					if _, err := s.conn.Write(enc.PartitionOffset(wire.ReplReset, wire.ReplPartitionOffset{TopicID: t.ID, Partition: key.partition, Offset: int64(h.BaseOffset)})); err != nil {
+						return err
+					}
+				}
+				// (Otherwise the first batch still continues the standby's
+				// log: it is sent as is.)
 			}
 			header := enc.DataHeader(wire.ReplDataFields{TopicID: t.ID, Partition: key.partition, HighWatermark: int64(hw), LogStartOffset: int64(start), LogEndOffset: int64(p.Log.LogEndOffset()), BatchesLength: int32(len(buf))})
 			bufs := net.Buffers{header, buf}
@@ -784,6 +806,15 @@ func (s *Standby) session() error {
 			if appendErr != nil {
 				return fmt.Errorf("%s-%d: %w", p.Topic, p.Index, appendErr)
 			}
+			if ls := engine.Offset(d.LogStartOffset); ls > p.Log.LogStartOffset() && ls <= p.Log.HighWatermark() {
+				// The leader's log start moved (DeleteRecords, or a reset
+				// into the middle of a batch): ours follows.
+				p.Shard.Do(func() {
+					if _, err := p.Log.DeleteRecords(ls); err != nil {
+						s.cfg.Logger.Warn("could not follow the leader's log start offset", "topic", p.Topic, "partition", p.Index, "offset", ls, "error", err)
+					}
+				})
+			}
 			ack := wire.ReplPartitionOffset{TopicID: d.TopicID, Partition: d.Partition, Offset: int64(p.Log.DurableOffset())}
 			if p.Log.Config().FlushPolicy == engine.FlushInterval {
 				ack.Offset = int64(p.Log.LogEndOffset())
@@ -792,6 +823,23 @@ func (s *Standby) session() error {
 				return err
 			}
 			s.progress(p, engine.Offset(d.LogEndOffset))
+		case wire.ReplReset:
+			r, err := wire.DecodePartitionOffset(frame.Fields)
+			if err != nil {
+				return err
+			}
+			p, err := s.partition(r.TopicID, r.Partition)
+			if err != nil {
+				return err
+			}
+			var resetErr error
+			if doErr := p.Shard.Do(func() { resetErr = p.Log.ResetTo(engine.Offset(r.Offset)) }); doErr != nil {
+				return doErr
+			}
+			if resetErr != nil {
+				return resetErr
+			}
+			s.cfg.Logger.Warn("standby was behind its leader's log start; restarted the partition there", "topic", p.Topic, "partition", p.Index, "offset", r.Offset)
 		case wire.ReplTruncate:
 			t, err := wire.DecodePartitionOffset(frame.Fields)
 			if err != nil {

@@ -37,6 +37,10 @@ package wire
 //	6 Truncate     (leader → standby) topic id, partition int32,
 //	               offset int64: the standby's log diverged from the
 //	               leader's at offset (KIP-101 style); cut it there
+//	7 Reset        (leader → standby) topic id, partition int32,
+//	               offset int64: the leader's log now starts above the
+//	               standby's end (retention); empty the log and restart it
+//	               at offset
 //
 // A frame whose CRC or fields do not check closes the connection; the
 // standby reconnects and resumes from its log end offset.
@@ -61,6 +65,7 @@ const (
 	ReplData      int8 = 4
 	ReplAck       int8 = 5
 	ReplTruncate  int8 = 6
+	ReplReset     int8 = 7
 )
 
 // Limits of replication frames.
@@ -110,7 +115,7 @@ type ReplDataFields struct {
 	BatchesLength  int32
 }
 
-// ReplPartitionOffset is an Ack's or a Truncate's fields.
+// ReplPartitionOffset is an Ack's, a Truncate's or a Reset's fields.
 type ReplPartitionOffset struct {
 	TopicID   [16]byte
 	Partition int32
@@ -199,7 +204,7 @@ func (e *ReplEncoder) DataHeader(d ReplDataFields) []byte {
 	return e.end(int(d.BatchesLength))
 }
 
-// PartitionOffset encodes an Ack or a Truncate frame.
+// PartitionOffset encodes an Ack, a Truncate or a Reset frame.
 func (e *ReplEncoder) PartitionOffset(typ int8, p ReplPartitionOffset) []byte {
 	e.begin(typ)
 	e.buf = append(e.buf, p.TopicID[:]...)
@@ -349,7 +354,7 @@ func DecodeData(fields []byte) (ReplDataFields, error) {
 	return d, r.done()
 }
 
-// DecodePartitionOffset decodes an Ack's or a Truncate's fields.
+// DecodePartitionOffset decodes an Ack's, a Truncate's or a Reset's fields.
 func DecodePartitionOffset(fields []byte) (ReplPartitionOffset, error) {
 	r := replReader{b: fields}
 	p := ReplPartitionOffset{TopicID: r.id(), Partition: r.int32(), Offset: r.int64()}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -729,5 +730,38 @@ func TestReplicationCommands(t *testing.T) {
 	out.Reset()
 	if err := promoteCommand([]string{"--admin=" + standby.adminAddr}, &out); err == nil {
 		t.Fatalf("a second promotion succeeded: %s", out.String())
+	}
+}
+
+// TestStandbyBehindRetention: while the standby is down the leader's log
+// start moves past the standby's end (DeleteRecords here, retention alike);
+// back, the standby restarts that partition at the leader's log start and
+// the two logs are identical from there.
+func TestStandbyBehindRetention(t *testing.T) {
+	leader := testBroker(t, t.TempDir(), "--replication.listener=127.0.0.1:0", "--replica.lag.time.max.ms=300")
+	defer leader.close()
+	standbyDir := t.TempDir()
+	standby := testBroker(t, standbyDir, "--standby.of="+leader.replListenAddr(), "--node.id=1")
+	createTopic(t, leader, "retained", 1)
+	produceKeyed(t, leader, "retained", 0, 100)
+	waitIdentical(t, leader, standby)
+	standby.close()
+
+	for i := 0; i < 10; i++ { // batches of 10: offset 150 starts one
+		produceKeyed(t, leader, "retained", 100+10*i, 10)
+	}
+	adm := kadm.NewClient(client(t, leader))
+	deleted, err := adm.DeleteRecords(ctxTimeout(t, 10*time.Second), kadm.Offsets{"retained": {0: kadm.Offset{At: 150}}})
+	if err != nil || deleted.Error() != nil {
+		t.Fatalf("DeleteRecords: %v %v", err, deleted.Error())
+	}
+	produceKeyed(t, leader, "retained", 200, 10)
+
+	standby = testBroker(t, standbyDir, "--standby.of="+leader.replListenAddr(), "--node.id=1")
+	defer standby.close()
+	waitIdentical(t, leader, standby)
+	st, _ := standby.cluster.Topic("retained")
+	if start, end := st.Partitions[0].Log.LogStartOffset(), st.Partitions[0].Log.LogEndOffset(); start != 150 || end != 210 {
+		t.Fatalf("standby log [%d, %d), want [150, 210)", start, end)
 	}
 }
