@@ -45,11 +45,18 @@ func handleInitProducerID(s *Server, ctx context.Context, h *RequestHeader, req 
 			kresp.ProducerID, kresp.ProducerEpoch = -1, -1
 			break
 		}
-		kresp.ProducerID, kresp.ProducerEpoch = id, 0
+		// The leader epoch prefixes the id: a promoted standby (a newer
+		// epoch) never hands out an id its old leader gave a producer whose
+		// sequences the replicated logs still remember.
+		kresp.ProducerID, kresp.ProducerEpoch = int64(s.cfg.Cluster.Epoch())<<producerIDEpochShift|id, 0
 	}
 	s.encode(h, kresp, resp)
 	return nil
 }
+
+// producerIDEpochShift: a producer id is the leader epoch above this bit
+// and the node's counter below it.
+const producerIDEpochShift = 40
 
 // producerIDBlockSize is how many ids one durable write covers.
 const producerIDBlockSize = 1000

@@ -449,6 +449,11 @@ func TestPromoteFencesAndRefuses(t *testing.T) {
 	if !leader.cluster.Follower() {
 		t.Fatal("the old leader still takes writes after a newer epoch was announced")
 	}
+	// Producer ids of the new epoch cannot collide with the old leader's.
+	initID := kmsg.NewPtrInitProducerIDRequest()
+	if resp, err := initID.RequestWith(ctxTimeout(t, 10*time.Second), client(t, standby)); err != nil || resp.ErrorCode != 0 || resp.ProducerID < 1<<40 {
+		t.Fatalf("InitProducerId on the promoted node: %v %+v", err, resp)
+	}
 	produce := kmsg.NewPtrProduceRequest()
 	produce.Topics = []kmsg.ProduceRequestTopic{{Topic: "fenced", Partitions: []kmsg.ProduceRequestTopicPartition{{Records: batchtest.Values(1, 10, time.Now().UnixMilli())}}}}
 	if resp, err := produce.RequestWith(ctxTimeout(t, 10*time.Second), client(t, leader)); err != nil || resp.Topics[0].Partitions[0].ErrorCode != kerr.NotLeaderForPartition.Code {
