@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"reflect"
@@ -30,6 +31,7 @@ import (
 
 	"spool/engine"
 	"spool/engine/meta"
+	"spool/linux"
 	"spool/segment"
 	"spool/wire"
 )
@@ -54,6 +56,9 @@ type ReplicationConfig struct {
 	// LagMax is replica.lag.time.max.ms: a standby that has not caught up
 	// with the log end offset for this long leaves the in-sync set.
 	LagMax time.Duration
+	// FetchPath is fetch.path: how batches reach the standby's socket, as
+	// for a consumer's fetch.
+	FetchPath FetchPath
 	// ThrottleBytes (replication.throttle.bytes.per.second, 0: none)
 	// bounds what a leader sends one standby per second, so a standby
 	// catching up from far behind leaves disk and CPU to producers.
@@ -526,40 +531,59 @@ func (s *leaderSession) sendLoop(ctx context.Context, enc *wire.ReplEncoder) err
 				pos.next = p.Log.LogEndOffset() + 1<<62 // park it
 				continue
 			}
-			if buf, err = result.AppendBytes(buf[:0]); err != nil {
-				result.Release()
-				return err
-			}
 			next := result.NextOffset
 			hw, start := result.HighWatermark, result.LogStartOffset
 			reachedEnd := next >= p.Log.LogEndOffset()
-			result.Release()
-			if len(buf) == 0 {
+			length := int64(0)
+			for _, e := range result.Extents {
+				length += e.Length
+			}
+			if length == 0 {
+				result.Release()
 				continue
 			}
 			if reset {
-				h, err := segment.ParseHeader(buf)
+				var head [segment.BatchHeaderBytes]byte
+				first := result.Extents[0]
+				if _, err := first.File.ReadAt(head[:min(int64(len(head)), first.Length)], first.Position); err != nil {
+					result.Release()
+					return err
+				}
+				h, err := segment.ParseHeader(head[:])
 				if err != nil {
+					result.Release()
 					return err
 				}
 				if h.BaseOffset > standbyEnd {
 					if _, err := s.conn.Write(enc.PartitionOffset(wire.ReplReset, wire.ReplPartitionOffset{TopicID: t.ID, Partition: key.partition, Offset: int64(h.BaseOffset)})); err != nil {
+						result.Release()
 						return err
 					}
 				}
 				// (Otherwise the first batch still continues the standby's
 				// log: it is sent as is.)
 			}
-			header := enc.DataHeader(wire.ReplDataFields{TopicID: t.ID, Partition: key.partition, HighWatermark: int64(hw), LogStartOffset: int64(start), LogEndOffset: int64(p.Log.LogEndOffset()), BatchesLength: int32(len(buf))})
-			bufs := net.Buffers{header, buf}
-			if _, err := bufs.WriteTo(s.conn); err != nil {
+			header := enc.DataHeader(wire.ReplDataFields{TopicID: t.ID, Partition: key.partition, HighWatermark: int64(hw), LogStartOffset: int64(start), LogEndOffset: int64(p.Log.LogEndOffset()), BatchesLength: int32(length)})
+			if _, err := s.conn.Write(header); err != nil {
+				result.Release()
 				return err
 			}
+			// The batches go as a consumer fetch's do (fetch.path): with
+			// sendfile straight from the segment file, or through a
+			// buffer; the segments stay held until they are sent.
+			for _, e := range result.Extents {
+				if buf, err = s.leader.sendExtent(s.conn, e, buf); err != nil {
+					result.Release()
+					return err
+				}
+			}
+			result.Release()
+			buf = buf[:0]
 			pos.next = next
 			sent = true
 			if cfg := s.leader.cfg; cfg.ThrottleBytes > 0 {
 				// Pace to the throttle: this frame's share of a second.
-				pause := time.Duration(float64(len(buf)) / float64(cfg.ThrottleBytes) * float64(time.Second))
+				pause := time.Duration(float64(length) / float64(cfg.ThrottleBytes) * float64(time.Second))
 				select {
 				case <-time.After(pause):
 				case <-ctx.Done():
@@ -576,6 +600,40 @@ func (s *leaderSession) sendLoop(ctx context.Context, enc *wire.ReplEncoder) err
 		waitAny(ctx, waitOn, s.fresh, replHeartbeat)
 	}
 	return ctx.Err()
+}
+
+// sendExtent writes one segment extent to conn: by sendfile when the
+// fetch path is sendfile, else read into buf (returned, possibly grown) and
+// written.
+func (l *ReplicationLeader) sendExtent(conn net.Conn, e segment.Extent, buf []byte) ([]byte, error) {
+	if l.cfg.FetchPath == FetchSendfile {
+		if tcp, ok := conn.(*net.TCPConn); ok {
+			n, err := linux.Sendfile(tcp, e.File, e.Position, e.Length)
+			if err == nil && n != e.Length {
+				err = io.ErrShortWrite
+			}
+			return buf, err
+		}
+	}
+	for position, left := e.Position, e.Length; left > 0; {
+		if cap(buf) < copyChunkBytes {
+			buf = make([]byte, copyChunkBytes)
+		}
+		chunk := buf[:min(left, int64(cap(buf)))]
+		n, err := e.File.ReadAt(chunk, position)
+		if n < len(chunk) && err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return buf, err
+		}
+		if _, err := conn.Write(chunk); err != nil {
+			return buf, err
+		}
+		position += int64(n)
+		left -= int64(n)
+	}
+	return buf, nil
 }
 
 // readHello reads the peer's first frame, which must be a Hello.

@@ -162,7 +162,15 @@ func startBroker(props Properties, logger *slog.Logger) (*broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	replCfg := netio.ReplicationConfig{NodeID: int32(nodeID), ClusterID: cluster, Host: advertisedHost, Port: advertisedPort, Cluster: b.cluster, Logger: logger, LagMax: time.Duration(lagMax) * time.Millisecond, ThrottleBytes: throttle}
+	fetchPath := netio.FetchSendfile
+	switch props["fetch.path"] {
+	case "sendfile":
+	case "copy":
+		fetchPath = netio.FetchCopy
+	default:
+		return nil, fmt.Errorf("fetch.path=%q: sendfile or copy", props["fetch.path"])
+	}
+	replCfg := netio.ReplicationConfig{NodeID: int32(nodeID), ClusterID: cluster, Host: advertisedHost, Port: advertisedPort, Cluster: b.cluster, Logger: logger, LagMax: time.Duration(lagMax) * time.Millisecond, ThrottleBytes: throttle, FetchPath: fetchPath}
 	wireCfg := wire.Config{
 		NodeID: int32(nodeID), Host: advertisedHost, Port: advertisedPort,
 		ClusterID: cluster, Cluster: b.cluster, Groups: b.groups, Logger: logger,
@@ -191,14 +199,6 @@ func startBroker(props Properties, logger *slog.Logger) (*broker, error) {
 	requestTimeoutMillis, err := props.int64("socket.request.timeout.ms")
 	if err != nil {
 		return nil, err
-	}
-	fetchPath := netio.FetchSendfile
-	switch props["fetch.path"] {
-	case "sendfile":
-	case "copy":
-		fetchPath = netio.FetchCopy
-	default:
-		return nil, fmt.Errorf("fetch.path=%q: sendfile or copy", props["fetch.path"])
 	}
 	b.kafka = netio.NewServer(netio.Config{
 		RequestBytesMax: requestMax,

@@ -743,7 +743,8 @@ func TestReplicationCommands(t *testing.T) {
 // back, the standby restarts that partition at the leader's log start and
 // the two logs are identical from there.
 func TestStandbyBehindRetention(t *testing.T) {
-	leader := testBroker(t, t.TempDir(), "--replication.listener=127.0.0.1:0", "--replica.lag.time.max.ms=300")
+	// (This leader sends batches by sendfile; the others by the copy path.)
+	leader := testBroker(t, t.TempDir(), "--replication.listener=127.0.0.1:0", "--replica.lag.time.max.ms=300", "--fetch.path=sendfile")
 	defer leader.close()
 	standbyDir := t.TempDir()
 	standby := testBroker(t, standbyDir, "--standby.of="+leader.replListenAddr(), "--node.id=1")
