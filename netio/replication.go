@@ -21,7 +21,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"reflect"
@@ -31,7 +30,6 @@ import (
 
 	"spool/engine"
 	"spool/engine/meta"
-	"spool/linux"
 	"spool/segment"
 	"spool/wire"
 )
@@ -572,7 +570,7 @@ func (s *leaderSession) sendLoop(ctx context.Context, enc *wire.ReplEncoder) err
 			// sendfile straight from the segment file, or through a
 			// buffer; the segments stay held until they are sent.
 			for _, e := range result.Extents {
-				if buf, err = s.leader.sendExtent(s.conn, e, buf); err != nil {
+				if buf, err = writeExtent(s.conn, e, s.leader.cfg.FetchPath, buf); err != nil {
 					result.Release()
 					return err
 				}
@@ -600,40 +598,6 @@ func (s *leaderSession) sendLoop(ctx context.Context, enc *wire.ReplEncoder) err
 		waitAny(ctx, waitOn, s.fresh, replHeartbeat)
 	}
 	return ctx.Err()
-}
-
-// sendExtent writes one segment extent to conn: by sendfile when the
-// fetch path is sendfile, else read into buf (returned, possibly grown) and
-// written.
-func (l *ReplicationLeader) sendExtent(conn net.Conn, e segment.Extent, buf []byte) ([]byte, error) {
-	if l.cfg.FetchPath == FetchSendfile {
-		if tcp, ok := conn.(*net.TCPConn); ok {
-			n, err := linux.Sendfile(tcp, e.File, e.Position, e.Length)
-			if err == nil && n != e.Length {
-				err = io.ErrShortWrite
-			}
-			return buf, err
-		}
-	}
-	for position, left := e.Position, e.Length; left > 0; {
-		if cap(buf) < copyChunkBytes {
-			buf = make([]byte, copyChunkBytes)
-		}
-		chunk := buf[:min(left, int64(cap(buf)))]
-		n, err := e.File.ReadAt(chunk, position)
-		if n < len(chunk) && err == nil {
-			err = io.ErrUnexpectedEOF
-		}
-		if err != nil {
-			return buf, err
-		}
-		if _, err := conn.Write(chunk); err != nil {
-			return buf, err
-		}
-		position += int64(n)
-		left -= int64(n)
-	}
-	return buf, nil
 }
 
 // readHello reads the peer's first frame, which must be a Hello.

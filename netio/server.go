@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -416,36 +415,42 @@ func (c *connection) flushPending() error {
 }
 
 func (c *connection) sendExtent(e segment.Extent) error {
-	if c.server.cfg.FetchPath == FetchSendfile {
-		if tcp, ok := c.conn.(*net.TCPConn); ok {
+	var err error
+	c.copyBuf, err = writeExtent(c.conn, e, c.server.cfg.FetchPath, c.copyBuf)
+	return err
+}
+
+// writeExtent writes one segment extent to conn: by sendfile when path is
+// FetchSendfile and conn is TCP, else read into buf (returned, allocated
+// on first use) and written. Consumer fetches and replication share it.
+func writeExtent(conn net.Conn, e segment.Extent, path FetchPath, buf []byte) ([]byte, error) {
+	if path == FetchSendfile {
+		if tcp, ok := conn.(*net.TCPConn); ok {
 			n, err := linux.Sendfile(tcp, e.File, e.Position, e.Length)
 			if err == nil && n != e.Length {
 				err = io.ErrShortWrite
 			}
-			return err
+			return buf, err
 		}
 	}
-	return c.copyExtent(e.File, e.Position, e.Length)
-}
-
-func (c *connection) copyExtent(f *os.File, position, length int64) error {
-	if c.copyBuf == nil {
-		c.copyBuf = make([]byte, copyChunkBytes)
+	if cap(buf) < copyChunkBytes {
+		buf = make([]byte, copyChunkBytes)
 	}
-	for length > 0 {
-		chunk := c.copyBuf[:min(length, int64(len(c.copyBuf)))]
-		n, err := f.ReadAt(chunk, position)
+	buf = buf[:cap(buf)]
+	for position, length := e.Position, e.Length; length > 0; {
+		chunk := buf[:min(length, int64(len(buf)))]
+		n, err := e.File.ReadAt(chunk, position)
 		if n < len(chunk) && err == nil {
 			err = io.ErrUnexpectedEOF
 		}
 		if err != nil {
-			return err
+			return buf, err
 		}
-		if _, err := c.conn.Write(chunk); err != nil {
-			return err
+		if _, err := conn.Write(chunk); err != nil {
+			return buf, err
 		}
 		position += int64(n)
 		length -= int64(n)
 	}
-	return nil
+	return buf, nil
 }
