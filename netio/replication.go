@@ -97,7 +97,7 @@ type StandbyStatus struct {
 	Acked       int64 // the standby's durable log end offset
 	LeaderEnd   int64
 	InSync      bool
-	CaughtUpAgo time.Duration
+	CaughtUpAgo time.Duration // -1: never
 }
 
 // ReplicationLeader serves standbys.
@@ -291,7 +291,11 @@ func (l *ReplicationLeader) Status() []StandbyStatus {
 	defer l.mu.Unlock()
 	var out []StandbyStatus
 	for key, st := range l.followers {
-		out = append(out, StandbyStatus{Topic: key.topic, Partition: key.partition, Acked: int64(st.acked), LeaderEnd: int64(st.log.LogEndOffset()), InSync: st.inSync, CaughtUpAgo: time.Since(st.lastCaughtUp)})
+		ago := time.Duration(-1) // never
+		if !st.lastCaughtUp.IsZero() {
+			ago = time.Since(st.lastCaughtUp)
+		}
+		out = append(out, StandbyStatus{Topic: key.topic, Partition: key.partition, Acked: int64(st.acked), LeaderEnd: int64(st.log.LogEndOffset()), InSync: st.inSync, CaughtUpAgo: ago})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Topic != out[j].Topic {

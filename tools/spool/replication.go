@@ -156,13 +156,13 @@ func (b *broker) replicationStatusHandler(w http.ResponseWriter, r *http.Request
 	case b.cluster.Follower() && b.standby != nil:
 		status.Role = "standby"
 		for _, p := range b.standby.Progress() {
-			status.Partitions = append(status.Partitions, replicaStatus{Topic: p.Topic, Partition: p.Partition, End: p.LeaderEnd, Standby: p.End, InSync: p.CaughtUpAgo >= 0 && p.CaughtUpAgo <= b.replCfg.LagMax, CaughtUpAgo: p.CaughtUpAgo.String(), Behind: max(p.LeaderEnd-p.End, 0)})
+			status.Partitions = append(status.Partitions, replicaStatus{Topic: p.Topic, Partition: p.Partition, End: p.LeaderEnd, Standby: p.End, InSync: p.CaughtUpAgo >= 0 && p.CaughtUpAgo <= b.replCfg.LagMax, CaughtUpAgo: agoString(p.CaughtUpAgo), Behind: max(p.LeaderEnd-p.End, 0)})
 		}
 	case b.cluster.Follower():
 		status.Role = "fenced"
 	case b.replLeader != nil:
 		for _, s := range b.replLeader.Status() {
-			status.Partitions = append(status.Partitions, replicaStatus{Topic: s.Topic, Partition: s.Partition, End: s.LeaderEnd, Standby: s.Acked, InSync: s.InSync, CaughtUpAgo: s.CaughtUpAgo.String(), Behind: max(s.LeaderEnd-s.Acked, 0)})
+			status.Partitions = append(status.Partitions, replicaStatus{Topic: s.Topic, Partition: s.Partition, End: s.LeaderEnd, Standby: s.Acked, InSync: s.InSync, CaughtUpAgo: agoString(s.CaughtUpAgo), Behind: max(s.LeaderEnd-s.Acked, 0)})
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -216,7 +216,7 @@ func replicationCommand(args []string, w io.Writer) error {
 	fmt.Fprintf(w, "role %s  epoch %d\n", status.Role, status.Epoch)
 	fmt.Fprintf(w, "%-32s %12s %12s %8s %8s %s\n", "PARTITION", "LEADER END", "STANDBY END", "BEHIND", "IN SYNC", "CAUGHT UP")
 	for _, p := range status.Partitions {
-		fmt.Fprintf(w, "%-32s %12d %12d %8d %8v %s ago\n", fmt.Sprintf("%s-%d", p.Topic, p.Partition), p.End, p.Standby, p.Behind, p.InSync, p.CaughtUpAgo)
+		fmt.Fprintf(w, "%-32s %12d %12d %8d %8v %s\n", fmt.Sprintf("%s-%d", p.Topic, p.Partition), p.End, p.Standby, p.Behind, p.InSync, p.CaughtUpAgo)
 	}
 	return nil
 }
@@ -233,4 +233,12 @@ func (b *broker) minInsyncReplicas(topic string) int {
 	}
 	n, _ := b.props.int64("min.insync.replicas")
 	return int(n)
+}
+
+// agoString shows how long ago (negative: never).
+func agoString(d time.Duration) string {
+	if d < 0 {
+		return "never"
+	}
+	return d.Round(time.Millisecond).String() + " ago"
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -15,8 +16,16 @@ import (
 // log end offsets match. Both nodes run in this process, so they share the
 // two cores like two nodes on one machine. MB/s is the replication rate.
 func BenchmarkStandbyCatchUp(b *testing.B) {
+	for round := 0; round < 2; round++ {
+		for _, path := range []string{"copy", "sendfile"} {
+			b.Run(fmt.Sprintf("round=%d/fetch.path=%s", round, path), func(b *testing.B) { standbyCatchUp(b, path) })
+		}
+	}
+}
+
+func standbyCatchUp(b *testing.B, fetchPath string) {
 	const total = 256 << 20
-	leader := benchBroker(b, "--replication.listener=127.0.0.1:0")
+	leader := benchBroker(b, "--replication.listener=127.0.0.1:0", "--fetch.path="+fetchPath)
 	defer leader.close()
 	c, err := kgo.NewClient(kgo.SeedBrokers(leader.addr()), kgo.DefaultProduceTopic("catchup"), kgo.AllowAutoTopicCreation(),
 		kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite(), kgo.ProducerLinger(5*time.Millisecond),
@@ -46,7 +55,6 @@ func BenchmarkStandbyCatchUp(b *testing.B) {
 	for _, p := range lt.Partitions {
 		bytesHeld += p.Log.Size()
 	}
-	b.Logf("leader holds %d bytes, log end offsets %d and %d", bytesHeld, lt.Partitions[0].Log.LogEndOffset(), lt.Partitions[1].Log.LogEndOffset())
 	b.SetBytes(bytesHeld)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
