@@ -91,9 +91,9 @@ func (s *Server) Handle(ctx context.Context, frame []byte, resp *Response) error
 		}
 		return fmt.Errorf("%w: %s v%d not served (v%d-v%d)", ErrCloseConnection, kmsg.NameForKey(header.APIKey), header.APIVersion, a.minVersion, a.maxVersion)
 	}
-	if s.coordinator() == nil && groupAPI(header.APIKey) {
-		// A standby runs no group coordinator: its __consumer_offsets
-		// follows the leader's.
+	if (s.coordinator() == nil || s.cfg.Cluster.Follower()) && groupAPI(header.APIKey) {
+		// A standby runs no group coordinator (its __consumer_offsets
+		// follows the leader's); a fenced old leader's must not write.
 		return fmt.Errorf("%w: %s: the group coordinator runs on the leader", ErrCloseConnection, kmsg.NameForKey(header.APIKey))
 	}
 	req := kmsg.RequestForKey(header.APIKey)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -449,6 +450,17 @@ func TestPromoteFencesAndRefuses(t *testing.T) {
 	if !leader.cluster.Follower() {
 		t.Fatal("the old leader still takes writes after a newer epoch was announced")
 	}
+	// Nor does its group coordinator take commits.
+	commit := kmsg.NewPtrOffsetCommitRequest()
+	commit.Group, commit.Generation = "stale", -1
+	commit.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "fenced", Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 0, Offset: 1, LeaderEpoch: -1}}}}
+	commit.Version = 8
+	if err := leader.wire.Handle(context.Background(), requestFrame(commit), &wire.Response{}); err == nil {
+		t.Fatal("the fenced old leader's group coordinator accepted a commit")
+	}
+	if err := standby.wire.Handle(context.Background(), requestFrame(commit), &wire.Response{}); err != nil {
+		t.Fatalf("the same commit on the new leader: %v", err)
+	}
 	// Producer ids of the new epoch cannot collide with the old leader's.
 	initID := kmsg.NewPtrInitProducerIDRequest()
 	if resp, err := initID.RequestWith(ctxTimeout(t, 10*time.Second), client(t, standby)); err != nil || resp.ErrorCode != 0 || resp.ProducerID < 1<<40 {
@@ -770,4 +782,16 @@ func TestStandbyBehindRetention(t *testing.T) {
 	if start, end := st.Partitions[0].Log.LogStartOffset(), st.Partitions[0].Log.LogEndOffset(); start != 150 || end != 210 {
 		t.Fatalf("standby log [%d, %d), want [150, 210)", start, end)
 	}
+}
+
+// requestFrame encodes req as a request frame body (header v1, no size).
+func requestFrame(req kmsg.Request) []byte {
+	frame := binary.BigEndian.AppendUint16(nil, uint16(req.Key()))
+	frame = binary.BigEndian.AppendUint16(frame, uint16(req.GetVersion()))
+	frame = binary.BigEndian.AppendUint32(frame, 1)
+	frame = binary.BigEndian.AppendUint16(frame, 0xffff) // null client id
+	if req.IsFlexible() {
+		frame = append(frame, 0)
+	}
+	return req.AppendTo(frame)
 }
