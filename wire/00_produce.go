@@ -66,6 +66,10 @@ func handleProduce(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Re
 		rt := &r.Topics[i]
 		topicResponse := kmsg.NewProduceResponseTopic()
 		topicResponse.Topic = rt.Topic
+		minISR := 0 // acks=all: the topic's min.insync.replicas, looked up once
+		if durable {
+			minISR = s.minInsyncReplicas(rt.Topic)
+		}
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
 			partitionResponse := kmsg.NewProduceResponseTopicPartition()
@@ -78,7 +82,7 @@ func handleProduce(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Re
 				partitionResponse.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case meta.IsInternal(rt.Topic):
 				partitionResponse.ErrorCode = kerr.InvalidTopicException.Code
-			case durable && p.Log.InSyncReplicas() < s.minInsyncReplicas(rt.Topic):
+			case durable && p.Log.InSyncReplicas() < minISR:
 				partitionResponse.BaseOffset = -1
 				partitionResponse.ErrorCode = kerr.NotEnoughReplicas.Code
 			default:
@@ -87,7 +91,7 @@ func handleProduce(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Re
 					partitionResponse.BaseOffset = -1
 					partitionResponse.ErrorCode, partitionResponse.ErrorMessage = errorCode(err), errorMessage(err)
 				} else {
-					pending = append(pending, pendingPartition{topic: i, partition: j, log: p.Log, appends: submitted, minISR: s.minInsyncReplicas(rt.Topic)})
+					pending = append(pending, pendingPartition{topic: i, partition: j, log: p.Log, appends: submitted, minISR: minISR})
 				}
 			}
 			topicResponse.Partitions = append(topicResponse.Partitions, partitionResponse)
