@@ -130,8 +130,9 @@ func (l *Log) Flush() error {
 //  3. publish the new segment list;
 //  4. move the recovery point to the new segment's base and write it
 //     durably: every segment below it is now sealed and synced;
-//  5. snapshot the idempotent producers' state at the new segment's base
-//     (a failure is logged, not fatal: see writeProducerSnapshot).
+//  5. snapshot the idempotent producers' state at the new segment's base:
+//     encoded here, written and fsync'd in the background (a failure is
+//     logged, not fatal: see writeProducerSnapshot).
 //
 // Writer only.
 func (l *Log) Roll() error {
@@ -169,7 +170,7 @@ func (l *Log) Roll() error {
 		return l.fail(err)
 	}
 	// 5.
-	l.writeProducerSnapshot()
+	l.writeProducerSnapshot(true)
 	return nil
 }
 
@@ -224,7 +225,7 @@ func (l *Log) Close() error {
 		}
 		// 2.
 		if err == nil {
-			l.writeProducerSnapshot()
+			l.writeProducerSnapshot(false)
 		}
 		// 3.
 		if err == nil {
@@ -235,6 +236,7 @@ func (l *Log) Close() error {
 			err = segment.WriteFileAtomic(filepath.Join(l.dir, cleanShutdownFileName), []byte("clean\n"))
 		}
 	} else {
+		l.settleProducerSnapshot() // no write may outlive the close
 		err = l.Err()
 	}
 	// 5.

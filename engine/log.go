@@ -191,6 +191,11 @@ type Log struct {
 	// snapshots are the offsets of the producer-state snapshots on disk,
 	// ascending, all ≤ the log end offset.
 	snapshots []Offset
+	// snapshotWrite is the producer snapshot being written in the
+	// background (nil when none): Roll encodes on the shard and leaves the
+	// file write and its fsyncs to a goroutine; whatever next touches the
+	// snapshots settles it first (settleProducerSnapshot).
+	snapshotWrite *pendingSnapshot
 	// producersReplayed is how many batch headers the last load of the
 	// producer state read (0 after a clean close); tests read it.
 	producersReplayed int64

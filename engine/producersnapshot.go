@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"spool/segment"
 )
@@ -83,25 +85,32 @@ var (
 // encodeProducerSnapshot appends the snapshot of p covering every batch
 // below covered to dst. It sorts and allocates: it runs at a roll or a
 // close, never per batch.
+// snapshotEntry is one producer as encodeProducerSnapshot orders them.
+type snapshotEntry struct {
+	id int64
+	e  *producerEntry
+}
+
 func encodeProducerSnapshot(dst []byte, p *producerState, covered Offset) []byte {
-	ids := make([]int64, 0, len(p.byID))
-	for id := range p.byID {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	// The entries with their ids, sorted by id: one pass over the map and
+	// no lookup per id (with 100 000 producers the lookups' cache misses
+	// were a fifth of the encoding).
+	entries := make([]snapshotEntry, 0, len(p.byID))
 	size := snapshotHeaderBytes
-	for _, e := range p.byID {
+	for id, e := range p.byID {
+		entries = append(entries, snapshotEntry{id: id, e: e})
 		size += snapshotEntryFixedBytes + e.count*snapshotBatchBytes
 	}
+	slices.SortFunc(entries, func(a, b snapshotEntry) int { return cmp.Compare(a.id, b.id) })
 	dst = slices.Grow(dst, size)
 	start := len(dst)
 	dst = append(dst, snapshotMagic...)
 	dst = binary.BigEndian.AppendUint16(dst, snapshotVersion)
 	dst = binary.BigEndian.AppendUint32(dst, 0) // the CRC, filled in below
 	dst = binary.BigEndian.AppendUint64(dst, uint64(covered))
-	dst = binary.BigEndian.AppendUint32(dst, uint32(len(ids)))
-	for _, id := range ids {
-		e := p.byID[id]
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(entries)))
+	for _, entry := range entries {
+		id, e := entry.id, entry.e
 		dst = binary.BigEndian.AppendUint64(dst, uint64(id))
 		dst = binary.BigEndian.AppendUint16(dst, uint16(e.epoch))
 		dst = binary.BigEndian.AppendUint64(dst, e.lastUsed)
@@ -239,33 +248,78 @@ func listProducerSnapshots(dir string) ([]Offset, error) {
 // writeProducerSnapshot writes the snapshot of the current state, which
 // covers every batch below the log end offset, then prunes old ones, in
 // this order:
-//  1. encode the state;
-//  2. write it with segment.WriteFileAtomic (temporary file, fsync, rename,
-//     directory fsync): a crash leaves either no file or a whole one;
-//  3. remember it, and delete snapshots beyond the newest snapshotsKept
-//     (no directory fsync: an old snapshot that comes back after a crash is
-//     still true, only older).
+//  1. settle the previous background write, if any (at most one is in
+//     flight, so two never race for the temporary file);
+//  2. encode the state, on the writer: the state belongs to the shard;
+//  3. write it with segment.WriteFileAtomic (temporary file, fsync, rename,
+//     directory fsync), which a crash leaves as no file or a whole one: on
+//     a goroutine of its own when background (a roll, so the shard goes on
+//     appending while the disk flushes), else at once;
+//  4. when the write is settled, remember it, and delete snapshots beyond
+//     the newest snapshotsKept (no directory fsync: an old snapshot that
+//     comes back after a crash is still true, only older).
 //
 // The snapshot is derived data: a failure to write it is logged and the
 // log carries on (the next open replays further, or walks), rather than
 // failing the partition. The batches it describes were synced before
 // (by the seal of a roll or a close). Writer only; never on the append
 // path except at a roll.
-func (l *Log) writeProducerSnapshot() {
+func (l *Log) writeProducerSnapshot(background bool) {
+	// 1.
+	l.settleProducerSnapshot()
 	end := l.LogEndOffset()
 	if n := len(l.snapshots); n > 0 && l.snapshots[n-1] == end {
 		// Nothing was appended since: the state is the one on disk.
 		return
 	}
-	// 1.
-	data := encodeProducerSnapshot(nil, l.producers, end)
 	// 2.
-	if err := segment.WriteFileAtomic(filepath.Join(l.dir, snapshotFileName(end)), data); err != nil {
-		l.logger.Warn("could not write the producer-state snapshot; the next open replays from an older one", "offset", end, "error", err)
+	buf := snapshotBuffers.Get().(*[]byte)
+	data := encodeProducerSnapshot((*buf)[:0], l.producers, end)
+	// 3.
+	path := filepath.Join(l.dir, snapshotFileName(end))
+	w := &pendingSnapshot{offset: end, done: make(chan error, 1)}
+	l.snapshotWrite = w
+	write := func() {
+		err := segment.WriteFileAtomic(path, data)
+		*buf = data
+		snapshotBuffers.Put(buf)
+		w.done <- err
+	}
+	if background {
+		go write()
 		return
 	}
-	// 3.
-	l.snapshots = append(l.snapshots, end)
+	write()
+	// 4.
+	l.settleProducerSnapshot()
+}
+
+// snapshotBuffers keeps encoding buffers between snapshots: a partition
+// with many producers encodes megabytes at each roll, and fresh memory for
+// each (zeroed, faulted in) was a third of the encoding's time.
+var snapshotBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// pendingSnapshot is a producer snapshot whose file is being written.
+type pendingSnapshot struct {
+	offset Offset
+	done   chan error
+}
+
+// settleProducerSnapshot waits for the snapshot write in flight, if any,
+// and records its outcome: step 4 of writeProducerSnapshot. Everything
+// that lists, deletes or loads snapshots calls it first, so a write begun
+// before a truncation cannot land after it. Writer only.
+func (l *Log) settleProducerSnapshot() {
+	w := l.snapshotWrite
+	if w == nil {
+		return
+	}
+	l.snapshotWrite = nil
+	if err := <-w.done; err != nil {
+		l.logger.Warn("could not write the producer-state snapshot; the next open replays from an older one", "offset", w.offset, "error", err)
+		return
+	}
+	l.snapshots = append(l.snapshots, w.offset)
 	l.pruneProducerSnapshots()
 }
 
@@ -296,6 +350,7 @@ func (l *Log) removeProducerSnapshot(offset Offset) {
 // snapshot that outlived a truncation would describe batches the log no
 // longer holds. Writer only.
 func (l *Log) removeProducerSnapshotsAbove(offset Offset) error {
+	l.settleProducerSnapshot()
 	removed := false
 	for len(l.snapshots) > 0 && l.snapshots[len(l.snapshots)-1] > offset {
 		n := len(l.snapshots) - 1

@@ -226,7 +226,9 @@ func TestProducerSnapshotReplayAfterCrash(t *testing.T) {
 	if err := l.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	// Crash between the roll and a close.
+	// Crash between the roll and a close, after the roll's background
+	// snapshot write finished (a crash before it is the no-snapshot case).
+	l.settleProducerSnapshot()
 	stopUncleanly(l)
 	if got := snapshotsOnDisk(t, dir); !slices.Equal(got, []Offset{rolledAt}) {
 		t.Fatalf("snapshots %v, want the roll's at %d", got, rolledAt)
@@ -357,6 +359,7 @@ func TestProducerSnapshotTruncation(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		p.send(t, l)
 	}
+	l.settleProducerSnapshot() // the roll writes its snapshot in the background
 	if got := snapshotsOnDisk(t, dir); !slices.Equal(got, []Offset{first, second}) {
 		t.Fatalf("snapshots %v, want %d and %d", got, first, second)
 	}
@@ -498,4 +501,31 @@ func TestProducerSnapshotUnreadable(t *testing.T) {
 	if got := snapshotsOnDisk(t, dir); !slices.Equal(got, []Offset{good}) {
 		t.Fatalf("snapshots after the cut: %v, want [%d]", got, good)
 	}
+}
+
+// A roll's snapshot is written in the background; a truncation right after
+// the roll, while that write may still be in flight, must still leave no
+// snapshot above the cut on disk (it settles the write before deleting).
+func TestProducerSnapshotTruncationRacesRollWrite(t *testing.T) {
+	dir := t.TempDir()
+	l := mustOpen(t, dir, smallConfig())
+	defer l.Close()
+	p := &testProducer{id: 9}
+	for i := 0; i < 3; i++ {
+		p.send(t, l)
+	}
+	cut := p.sent[1].BaseOffset
+	if err := l.Roll(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.TruncateTo(cut); err != nil {
+		t.Fatal(err)
+	}
+	if l.snapshotWrite != nil {
+		t.Fatal("a snapshot write is still in flight after the truncation")
+	}
+	if got := snapshotsOnDisk(t, dir); len(got) != 0 {
+		t.Fatalf("snapshots after a cut below the roll's: %v", got)
+	}
+	p.expectRetryDeduplicated(t, l, 0) // batch 0 is kept: still a duplicate
 }

@@ -271,12 +271,13 @@ func (l *Log) ResetTo(offset Offset) error {
 			l.logger.Warn("could not remove a reset segment's files; the next open removes them", "error", err)
 		}
 	}
+	l.settleProducerSnapshot()
 	for _, snapshot := range l.snapshots {
 		l.removeProducerSnapshot(snapshot)
 	}
 	l.snapshots = nil
 	l.producers = newProducerState()
-	l.writeProducerSnapshot()
+	l.writeProducerSnapshot(false)
 	l.hwm.wake()
 	l.leo.wake()
 	return nil
