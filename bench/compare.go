@@ -24,7 +24,11 @@ type ComparisonRow struct {
 	ThroughputRatio    float64 `json:"throughput_ratio"`
 	P50Ratio           float64 `json:"p50_ratio,omitempty"`
 	P99Ratio           float64 `json:"p99_ratio,omitempty"`
-	Problems           int     `json:"problems"`
+	// Failed sums the records that got an error after the client's
+	// retries over the runs (a broker that cannot keep up with the
+	// delivery timeout fails records; its throughput counts only acks).
+	Failed   int64 `json:"failed"`
+	Problems int   `json:"problems"`
 }
 
 // median of values; 0 for none. Even counts average the middle two.
@@ -68,6 +72,7 @@ func Compare(results []*Result) []ComparisonRow {
 				maxes = append(maxes, float64(r.Latency.Max))
 			}
 			row.Problems += len(r.Problems)
+			row.Failed += r.Counts.Failed
 		}
 		row.RecordsPerSecond, row.MegabytesPerSecond = median(rps), median(mbps)
 		row.P50, row.P99, row.P999, row.Max = median(p50), median(p99), median(p999), median(maxes)
@@ -101,11 +106,11 @@ func WriteComparison(w io.Writer, rows []ComparisonRow) error {
 	if latency {
 		b.WriteString(" p50 µs | p99 µs | p99.9 µs | max µs | p50, p99 " + firstBroker(rows) + " / this |")
 	}
-	b.WriteString(" problems |\n|---|---|---|---|---|")
+	b.WriteString(" failed records | problems |\n|---|---|---|---|---|")
 	if latency {
 		b.WriteString("---|---|---|---|---|")
 	}
-	b.WriteString("---|\n")
+	b.WriteString("---|---|\n")
 	for _, row := range rows {
 		fmt.Fprintf(&b, "| %s | %d | %.0f | %.2f | %.2f× |", row.Broker, row.Runs, row.RecordsPerSecond, row.MegabytesPerSecond, row.ThroughputRatio)
 		if latency {
@@ -115,7 +120,7 @@ func WriteComparison(w io.Writer, rows []ComparisonRow) error {
 				b.WriteString(" – | – | – | – | – |")
 			}
 		}
-		fmt.Fprintf(&b, " %d |\n", row.Problems)
+		fmt.Fprintf(&b, " %d | %d |\n", row.Failed, row.Problems)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

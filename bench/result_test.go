@@ -126,9 +126,11 @@ func TestCompareMediansAndRatios(t *testing.T) {
 		return &Result{Label: label, RecordsPerSecond: rps, MegabytesPerSecond: rps / 1e4,
 			Latency: &Percentiles{Count: 10, P50: p50, P99: p99, P999: p99, Max: p99}}
 	}
+	failing := mk("kfake", 150, 300, 2000)
+	failing.Counts.Failed = 7
 	rows := Compare([]*Result{
 		mk("spool", 300, 100, 1000), mk("kfake", 100, 400, 8000),
-		mk("spool", 200, 200, 3000), mk("kfake", 150, 300, 2000),
+		mk("spool", 200, 200, 3000), failing,
 		mk("spool", 100, 150, 2000), mk("kfake", 50, 500, 4000),
 	})
 	if len(rows) != 2 || rows[0].Broker != "spool" || rows[1].Broker != "kfake" {
@@ -149,7 +151,8 @@ func TestCompareMediansAndRatios(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	WriteComparison(&buf, rows)
-	if !strings.Contains(buf.String(), "| kfake | 3 | 100 | 0.01 | 0.50× | 400 | 4000 |") {
+	if !strings.Contains(buf.String(), "| kfake | 3 | 100 | 0.01 | 0.50× | 400 | 4000 |") ||
+		!strings.Contains(buf.String(), "| 7 | 0 |\n") || !strings.Contains(buf.String(), "| failed records | problems |") {
 		t.Fatalf("table:\n%s", buf.String())
 	}
 }
