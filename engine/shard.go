@@ -30,6 +30,12 @@ const (
 	// shardDrainMax bounds one round, so a flood cannot delay the sync of
 	// the first request in the round without end.
 	shardDrainMax = 1024
+	// shardSyncWorkers is how many logs of one shard sync at once. The
+	// fdatasyncs of different files issued together share the file
+	// system's journal commit and the device's cache flush; issued one
+	// after another, a request that touches 16 partitions waited for 16
+	// flushes in a row.
+	shardSyncWorkers = 8
 )
 
 // ShardConfig configures a shard.
@@ -50,8 +56,10 @@ type Shard struct {
 	stopOnce sync.Once
 	pinErr   error
 
-	// The sync worker: the shard sends a log whose job is ready, the worker
-	// runs it and sends the log back.
+	// The sync workers: the shard sends a log whose job is ready, a worker
+	// runs it and sends the log back. A log has at most one job in flight
+	// (Log.syncing), so its syncs stay in order; different logs' syncs run
+	// side by side.
 	syncJobs     chan *Log
 	syncFinished chan *Log
 
@@ -90,12 +98,14 @@ func NewShard(cfg ShardConfig) *Shard {
 		syncJobs:     make(chan *Log, shardQueueLength),
 		syncFinished: make(chan *Log, shardQueueLength),
 	}
-	go func() {
-		for l := range s.syncJobs {
-			l.runSync()
-			s.syncFinished <- l
-		}
-	}()
+	for range shardSyncWorkers {
+		go func() {
+			for l := range s.syncJobs {
+				l.runSync()
+				s.syncFinished <- l
+			}
+		}()
+	}
 	started := make(chan struct{})
 	go s.run(started)
 	<-started
