@@ -81,6 +81,13 @@ func (l *Log) appendValid(b []byte, h *segment.Header, base Offset, leaderEpoch 
 		return AppendInfo{}, fmt.Errorf("%w: %d bytes do not fit a segment of %d", ErrBatchTooLarge, len(b), l.active.Capacity())
 	}
 	if err != nil {
+		if diskFull(err) {
+			// Without preallocation the pwrite meets a full disk: nothing
+			// was published (the segment's size did not move, and a short
+			// write's bytes past it are overwritten by the next append),
+			// so the partition stays writable for when space comes back.
+			return AppendInfo{}, fmt.Errorf("%w: %w", ErrDiskFull, err)
+		}
 		return AppendInfo{}, l.fail(err)
 	}
 	if _, err := l.epochs.assign(leaderEpoch, base); err != nil {
@@ -177,10 +184,15 @@ func (l *Log) Roll() error {
 // storageOrFull turns a failed segment creation into ErrDiskFull when the
 // disk is full, and into a sticky failure otherwise.
 func (l *Log) storageOrFull(err error) error {
-	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+	if diskFull(err) {
 		return fmt.Errorf("%w: %w", ErrDiskFull, err)
 	}
 	return l.fail(err)
+}
+
+// diskFull reports an error of a full disk or an exhausted quota.
+func diskFull(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
 // AssignEpoch starts a leader epoch at the log end offset (a promotion),

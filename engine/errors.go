@@ -13,8 +13,9 @@ var (
 	// ErrStorage: a write or sync failed; the partition is failed
 	// (KAFKA_STORAGE_ERROR). Sticky.
 	ErrStorage = errors.New("engine: storage failure")
-	// ErrDiskFull: space could not be reserved for a new segment
-	// (KAFKA_STORAGE_ERROR, not sticky: nothing was written).
+	// ErrDiskFull: space could not be reserved for a new segment, or an
+	// append's write found the disk full (KAFKA_STORAGE_ERROR, not sticky:
+	// nothing was published).
 	ErrDiskFull = errors.New("engine: disk full")
 	// ErrOffsetOutOfRange: a read or DeleteRecords outside the log
 	// (OFFSET_OUT_OF_RANGE).

@@ -90,7 +90,15 @@ type Config struct {
 	IndexBytes         int64 // capacity of each index (segment.index.bytes)
 	IndexIntervalBytes int64 // bytes between offset index entries (index.interval.bytes)
 	WriteMode          WriteMode
-	Faults             Faults // nil in production
+	// Preallocate fallocates each new .log to SegmentBytes when it becomes
+	// active (Kafka's preallocate, default false). The mmap write mode
+	// always preallocates: a store into a page the file does not cover
+	// would be SIGBUS instead of an error. Without it the pwrite mode grows
+	// the file as it writes, so a new partition costs its indexes' blocks
+	// rather than segment.bytes of disk, and a full disk is an ENOSPC from
+	// the pwrite.
+	Preallocate bool
+	Faults      Faults // nil in production
 }
 
 // WithDefaults fills zero fields with Kafka's defaults.
@@ -283,17 +291,20 @@ func open(dir string, base Offset, cfg Config, f *os.File) (*Segment, error) {
 }
 
 // Activate makes the segment take appends: the .log is preallocated to
-// segment.bytes (an ENOSPC here is the caller's error, never a SIGBUS later)
-// and the indexes to their capacity. Only the writer calls it, before the
-// segment is the active one readers see.
+// segment.bytes when Config.Preallocate or the mmap write mode asks (an
+// ENOSPC here is the caller's error, never a SIGBUS later), and the indexes
+// to their capacity. Only the writer calls it, before the segment is the
+// active one readers see.
 func (s *Segment) Activate() error {
 	path := s.log.Name()
 	if err := s.cfg.inject(OpAllocate, path); err != nil {
 		return err
 	}
-	capacity := int64(len(s.mapping))
-	if err := linux.Allocate(s.log, 0, capacity); err != nil {
-		return err
+	if s.cfg.Preallocate || s.cfg.WriteMode == WriteMmap {
+		capacity := int64(len(s.mapping))
+		if err := linux.Allocate(s.log, 0, capacity); err != nil {
+			return err
+		}
 	}
 	if err := s.offsets.Grow(s.cfg.IndexBytes); err != nil {
 		return err

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"errors"
+	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -21,7 +22,10 @@ func errorCode(err error) int16 {
 		return kerr.CorruptMessage.Code
 	case errors.Is(err, engine.ErrBatchTooLarge):
 		return kerr.MessageTooLarge.Code
-	case errors.Is(err, engine.ErrStorage), errors.Is(err, engine.ErrDiskFull):
+	case errors.Is(err, engine.ErrStorage), errors.Is(err, engine.ErrDiskFull),
+		errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		// A full disk met outside an append (creating a topic's files)
+		// is a storage error too, not an unknown one.
 		return kerr.KafkaStorageError.Code
 	case errors.Is(err, engine.ErrOffsetOutOfRange):
 		return kerr.OffsetOutOfRange.Code

@@ -103,6 +103,18 @@ var topicConfigs = map[string]topicConfig{
 		},
 		kafkaDef: "CreateTime",
 	},
+	"preallocate": {
+		apply: func(c *engine.LogConfig, value string) error {
+			v, err := strconv.ParseBool(value)
+			if err != nil || (value != "true" && value != "false") {
+				return fmt.Errorf("true or false")
+			}
+			c.Segment.Preallocate = v
+			return nil
+		},
+		current:  func(c *engine.LogConfig) string { return strconv.FormatBool(c.Segment.Preallocate) },
+		kafkaDef: "false",
+	},
 	"min.insync.replicas": storedConfig(func(v string) bool { n, err := parseInt(v, 1); return err == nil && n <= 2 }, "1"),
 }
 

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -152,4 +156,68 @@ func TestLogAppendTime(t *testing.T) {
 	if ts := records[0].Timestamp; ts.Before(before) || ts.After(time.Now().Add(time.Second)) || records[0].Attrs.TimestampType() != 1 {
 		t.Fatalf("timestamp %v (type %d), want the append time", ts, records[0].Attrs.TimestampType())
 	}
+}
+
+// TestNewPartitionsDoNotReserveSegmentBytes: a topic's new partitions cost
+// their indexes' blocks, not segment.bytes of disk each (Kafka's default,
+// preallocate=false): 32 partitions of 1 GiB segments must not take 32 GiB
+// the moment they are created. The topic config preallocate=true (or the
+// broker's log.preallocate) reserves whole segments, as Kafka does.
+func TestNewPartitionsDoNotReserveSegmentBytes(t *testing.T) {
+	dir := t.TempDir()
+	b := testBroker(t, dir, "--log.segment.bytes=1073741824")
+	defer b.close()
+	c := client(t, b, kgo.DefaultProduceTopic("wide"))
+	admin := kadm.NewClient(c)
+	ctx := ctxTimeout(t, 30*time.Second)
+	if _, err := admin.CreateTopic(ctx, 32, 1, nil, "wide"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 64; i++ {
+		c.Produce(ctx, &kgo.Record{Partition: int32(i % 32), Value: make([]byte, 1000)}, nil)
+	}
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Indexes: 2 × log.index.size.max.bytes (1 MiB here) per partition.
+	wide := allocatedBytes(t, dir, "wide-")
+	if limit := int64(32 * (2<<20 + 1<<20)); wide > limit {
+		t.Fatalf("32 new partitions take %d bytes of disk, more than %d", wide, limit)
+	}
+	if _, err := admin.CreateTopic(ctx, 2, 1, map[string]*string{"preallocate": kadm.StringPtr("true"), "segment.bytes": kadm.StringPtr("16777216")}, "reserved"); err != nil {
+		t.Fatal(err)
+	}
+	if reserved := allocatedBytes(t, dir, "reserved-"); reserved < 2*16<<20 {
+		t.Fatalf("2 preallocated partitions of 16 MiB segments take only %d bytes", reserved)
+	}
+	resp, err := admin.CreateTopic(ctx, 1, 1, map[string]*string{"preallocate": kadm.StringPtr("yes")}, "bad-preallocate")
+	if err == nil && resp.Err == nil {
+		t.Fatal("preallocate=yes accepted")
+	}
+	// Every record is there.
+	if got := len(consumeAll(t, b, "wide", 64)); got != 64 {
+		t.Fatalf("consumed %d of 64", got)
+	}
+}
+
+// allocatedBytes sums the disk blocks of the files under the partition
+// directories of dataDir whose names start with prefix.
+func allocatedBytes(t *testing.T, dataDir, prefix string) int64 {
+	t.Helper()
+	var total int64
+	err := filepath.WalkDir(dataDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasPrefix(filepath.Base(filepath.Dir(path)), prefix) {
+			return err
+		}
+		var st syscall.Stat_t
+		if err := syscall.Stat(path, &st); err != nil {
+			return err
+		}
+		total += st.Blocks * 512
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return total
 }

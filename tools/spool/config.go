@@ -43,6 +43,7 @@ var knownProperties = map[string]property{
 	"log.flush.interval.ms":                 {"1000", "flush.ms: the interval policy's period, and the bound on acks=1 loss"},
 	"log.flush.policy":                      {"group", "spool's own: group (group commit, default), batch (fsync every batch), interval"},
 	"log.write.mode":                        {"pwrite", "spool's own: pwrite or mmap, how batches reach the segment file"},
+	"log.preallocate":                       {"false", "preallocate default: fallocate each new segment file to segment.bytes (mmap write mode always does)"},
 	"message.max.bytes":                     {"1048588", "max.message.bytes default"},
 	"num.shards":                            {"0", "spool's own: write-path shards (0: one per core)"},
 	"pin.cores":                             {"false", "spool's own: pin each shard's thread to a core"},
@@ -205,6 +206,12 @@ func (p Properties) logConfig() (engine.LogConfig, error) {
 		cfg.Segment.WriteMode = segment.WriteMmap
 	default:
 		errs = append(errs, fmt.Errorf("log.write.mode=%q: pwrite or mmap", p["log.write.mode"]))
+	}
+	switch p["log.preallocate"] {
+	case "true", "false":
+		cfg.Segment.Preallocate = p["log.preallocate"] == "true"
+	default:
+		errs = append(errs, fmt.Errorf("log.preallocate=%q: true or false", p["log.preallocate"]))
 	}
 	cfg.SegmentMillis = get("log.roll.ms")
 	if _, set := p["log.roll.hours"]; set && p["log.roll.ms"] == knownProperties["log.roll.ms"].defaultValue {
