@@ -398,6 +398,9 @@ var cleanerSwapHook func(step int) bool
 
 func swapStep(step int) bool { return cleanerSwapHook == nil || cleanerSwapHook(step) }
 
+// errSwapStopped is how a test's hook stops finishCleanedSwap.
+var errSwapStopped = errors.New("engine: swap stopped by a test hook")
+
 // swapCleaned commits a pass (steps 3 to 6 of the list at the top). Writer
 // only.
 func (l *Log) swapCleaned(plan *cleanPlan, cleaned []Offset, dirtyEnd Offset) error {
@@ -429,7 +432,9 @@ func (l *Log) swapCleaned(plan *cleanPlan, cleaned []Offset, dirtyEnd Offset) er
 		return nil
 	}
 	// 4.
-	if err := finishCleanedSwap(l.dir, func(step int) bool { return swapStep(40 + step) }); err != nil {
+	if err := finishCleanedSwap(l.dir, func(step int) bool { return swapStep(40 + step) }); errors.Is(err, errSwapStopped) {
+		return nil
+	} else if err != nil {
 		return l.fail(err)
 	}
 	if !swapStep(5) {
@@ -498,7 +503,7 @@ func finishCleanedSwap(dir string, step func(int) bool) error {
 	}
 	for i, name := range names {
 		if step != nil && !step(i) {
-			return nil
+			return errSwapStopped
 		}
 		if err := os.Rename(filepath.Join(cleanedDir, name), filepath.Join(dir, name)); err != nil {
 			return err

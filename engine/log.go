@@ -106,7 +106,7 @@ type LogConfig struct {
 	// MinCompactionLagMillis is min.compaction.lag.ms: a segment is
 	// cleaned only once its newest record is this old (0: at once).
 	MinCompactionLagMillis int64
-	Logger        *slog.Logger
+	Logger                 *slog.Logger
 	// Now is the clock, in milliseconds; nil means the wall clock. Tests
 	// move it to exercise segment.ms and retention.ms.
 	Now func() int64
