@@ -40,6 +40,8 @@ var knownProperties = map[string]property{
 	"log.retention.hours":                   {"168", "retention.ms default, in hours"},
 	"log.retention.bytes":                   {"-1", "retention.bytes default"},
 	"log.retention.check.interval.ms":       {"300000", "how often retention runs"},
+	"log.cleaner.enable":                    {"true", "run the log cleaner, which compacts topics with cleanup.policy=compact"},
+	"log.cleaner.backoff.ms":                {"15000", "how long the log cleaner sleeps when no log needs cleaning"},
 	"log.flush.interval.ms":                 {"1000", "flush.ms: the interval policy's period, and the bound on acks=1 loss"},
 	"log.flush.policy":                      {"group", "spool's own: group (group commit, default), batch (fsync every batch), interval"},
 	"log.write.mode":                        {"pwrite", "spool's own: pwrite or mmap, how batches reach the segment file"},
