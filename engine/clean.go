@@ -362,7 +362,9 @@ func (l *Log) writeCleaned(plan *cleanPlan, stats *CleanStats) ([]Offset, Offset
 // build them, sealed (synced and cut), and the .log given the original's
 // modification time.
 func writeCleanedSegment(dir string, original *segment.Segment, batches []byte, cfg segment.Config, now int64) error {
-	cfg.SegmentBytes = min(max(cfg.SegmentBytes, int64(len(batches)), segment.SegmentBytesMin), segment.SegmentBytesMax)
+	// Exactly the room the batches need: Create preallocates it, Seal
+	// cuts to it.
+	cfg.SegmentBytes = min(max(int64(len(batches)), segment.SegmentBytesMin), segment.SegmentBytesMax)
 	cfg.Faults = nil
 	s, err := segment.Create(dir, original.BaseOffset(), cfg)
 	if err != nil {
