@@ -227,6 +227,7 @@ func (l *Log) Close() error {
 		return nil
 	}
 	l.closed = true
+	l.closing.Store(true) // a cleaning pass in flight gives up
 	defer l.hwm.wake()
 	defer l.leo.wake()
 	var err error

@@ -143,9 +143,10 @@ var ErrCleanAborted = errors.New("engine: cleaning pass aborted: the log changed
 // Clean runs one cleaning pass over l, whose writer is shard, if its
 // cleanup.policy has compact and its dirty ratio reaches
 // min.cleanable.dirty.ratio (any ratio above zero with force). It reports
-// whether a pass ran. Call it from one goroutine per log at a time (the
-// cleaner's); never from the shard's goroutine.
-func Clean(l *Log, shard *Shard, force bool) (CleanStats, bool, error) {
+// whether a pass ran. A pass gives up (ErrCleanAborted) soon after stop is
+// closed or the log closes. Call it from one goroutine per log at a time
+// (the cleaner's); never from the shard's goroutine.
+func Clean(l *Log, shard *Shard, force bool, stop <-chan struct{}) (CleanStats, bool, error) {
 	started := time.Now()
 	var plan *cleanPlan
 	if err := shard.Do(func() { plan = l.planClean(force) }); err != nil {
@@ -156,7 +157,7 @@ func Clean(l *Log, shard *Shard, force bool) (CleanStats, bool, error) {
 	}
 	defer plan.release()
 	stats := CleanStats{DirtyRatio: plan.dirtyRatio}
-	cleaned, dirtyEnd, err := l.writeCleaned(plan, &stats)
+	cleaned, dirtyEnd, err := l.writeCleaned(plan, &stats, stop)
 	if err != nil {
 		os.RemoveAll(filepath.Join(l.dir, cleaningDirName))
 		return stats, true, err
@@ -254,7 +255,15 @@ func fileModifiedMillis(path string, fallback int64) int64 {
 // the rewritten segments under cleaning/ (steps 1 and 2). It returns the
 // bases of the segments it rewrote (those with something removed) and the
 // end of the dirty part it mapped, which becomes the checkpoint.
-func (l *Log) writeCleaned(plan *cleanPlan, stats *CleanStats) ([]Offset, Offset, error) {
+func (l *Log) writeCleaned(plan *cleanPlan, stats *CleanStats, stop <-chan struct{}) ([]Offset, Offset, error) {
+	stopped := func() bool {
+		select {
+		case <-stop:
+			return true
+		default:
+			return l.closing.Load()
+		}
+	}
 	// The offset map.
 	latest := map[keyDigest]Offset{}
 	var scratch []byte
@@ -265,6 +274,9 @@ func (l *Log) writeCleaned(plan *cleanPlan, stats *CleanStats) ([]Offset, Offset
 		}
 		if len(latest) >= cleanerKeysMax {
 			break
+		}
+		if stopped() {
+			return nil, 0, ErrCleanAborted
 		}
 		b := s.Bytes(0)
 		for position := int64(0); position < int64(len(b)); {
@@ -307,6 +319,9 @@ func (l *Log) writeCleaned(plan *cleanPlan, stats *CleanStats) ([]Offset, Offset
 	var filter segment.FilterScratch
 	var out []byte
 	for _, s := range segments {
+		if stopped() {
+			return nil, 0, ErrCleanAborted
+		}
 		b := s.Bytes(0)
 		stats.BytesRead += int64(len(b))
 		newest := s.LargestTimestamp()

@@ -212,7 +212,7 @@ func TestCleanKeepsNewestPerKeyAtItsOffset(t *testing.T) {
 	written := writeUpdates(t, shard, l, 10, 60, now.Load())
 	before := l.Size()
 	end, start := l.LogEndOffset(), l.LogStartOffset()
-	stats, ran, err := Clean(l, shard, false)
+	stats, ran, err := Clean(l, shard, false, nil)
 	if err != nil || !ran {
 		t.Fatalf("clean: ran %v, %v", ran, err)
 	}
@@ -243,13 +243,13 @@ func TestCleanKeepsNewestPerKeyAtItsOffset(t *testing.T) {
 	r.Release()
 
 	// A second pass with nothing new dirty does not run.
-	if _, ran, _ := Clean(l, shard, false); ran {
+	if _, ran, _ := Clean(l, shard, false, nil); ran {
 		t.Fatal("a pass ran with no dirty segment")
 	}
 	// More updates; the second pass leaves one record per key below the
 	// new checkpoint.
 	written = append(written, writeUpdates(t, shard, l, 10, 40, now.Load())...)
-	if _, _, err := Clean(l, shard, true); err != nil {
+	if _, _, err := Clean(l, shard, true, nil); err != nil {
 		t.Fatal(err)
 	}
 	checkCompacted(t, l, written, l.CleanerCheckpoint())
@@ -288,13 +288,13 @@ func TestCleanTombstonesAfterDeleteRetention(t *testing.T) {
 	appendOn(t, shard, l, keyedBatch(now.Load(), "key-0", ""))
 	writeUpdates(t, shard, l, 1, 1, now.Load())
 	rollOn(t, shard, l)
-	if _, _, err := Clean(l, shard, true); err != nil {
+	if _, _, err := Clean(l, shard, true, nil); err != nil {
 		t.Fatal(err)
 	}
 	// key-0 was rewritten after its tombstone; tombstone a key for good.
 	appendOn(t, shard, l, keyedBatch(now.Load(), "key-1", ""))
 	rollOn(t, shard, l)
-	if _, _, err := Clean(l, shard, true); err != nil {
+	if _, _, err := Clean(l, shard, true, nil); err != nil {
 		t.Fatal(err)
 	}
 	hasTombstone := func() bool {
@@ -311,7 +311,7 @@ func TestCleanTombstonesAfterDeleteRetention(t *testing.T) {
 	// A later pass within delete.retention.ms keeps it.
 	appendOn(t, shard, l, keyedBatch(now.Load(), "key-2", "x"))
 	rollOn(t, shard, l)
-	if _, _, err := Clean(l, shard, true); err != nil {
+	if _, _, err := Clean(l, shard, true, nil); err != nil {
 		t.Fatal(err)
 	}
 	if !hasTombstone() {
@@ -321,7 +321,7 @@ func TestCleanTombstonesAfterDeleteRetention(t *testing.T) {
 	now.Add(5000)
 	appendOn(t, shard, l, keyedBatch(now.Load(), "key-3", "y"))
 	rollOn(t, shard, l)
-	if _, _, err := Clean(l, shard, true); err != nil {
+	if _, _, err := Clean(l, shard, true, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range readRecords(t, l) {
@@ -349,7 +349,7 @@ func TestCleanCompressedBatches(t *testing.T) {
 				}
 			}
 			rollOn(t, shard, l)
-			stats, _, err := Clean(l, shard, true)
+			stats, _, err := Clean(l, shard, true, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -393,7 +393,7 @@ func TestCleanKeepsIdempotentProducerState(t *testing.T) {
 	writeUpdates(t, shard, l, 1, 1, now.Load())
 	appendOn(t, shard, l, keyedBatch(now.Load(), "k", "final"))
 	rollOn(t, shard, l)
-	if _, _, err := Clean(l, shard, true); err != nil {
+	if _, _, err := Clean(l, shard, true, nil); err != nil {
 		t.Fatal(err)
 	}
 	found := false
@@ -459,14 +459,14 @@ func TestCleanRefusesNullKeysAndPolicies(t *testing.T) {
 	if err != nil || deleted == 0 {
 		t.Fatalf("retention on compact,delete: deleted %d, %v", deleted, err)
 	}
-	if _, _, err := Clean(l, shard, true); err != nil {
+	if _, _, err := Clean(l, shard, true, nil); err != nil {
 		t.Fatal(err)
 	}
 	// A plain delete topic is never cleaned.
 	cfg.Cleanup = CleanupDelete
 	shard.Do(func() { l.SetConfig(cfg) })
 	writeUpdates(t, shard, l, 3, 50, now.Load())
-	if _, ran, _ := Clean(l, shard, true); ran {
+	if _, ran, _ := Clean(l, shard, true, nil); ran {
 		t.Fatal("a delete topic was cleaned")
 	}
 }
@@ -483,7 +483,7 @@ func TestCleanCrashDuringSwap(t *testing.T) {
 			shard, l := newShardLog(t, dir, cfg)
 			written := writeUpdates(t, shard, l, 8, 40, now.Load())
 			cleanerSwapHook = func(step int) bool { return step != stop }
-			_, _, err := Clean(l, shard, true)
+			_, _, err := Clean(l, shard, true, nil)
 			cleanerSwapHook = nil
 			if err != nil {
 				t.Fatal(err)
@@ -503,7 +503,7 @@ func TestCleanCrashDuringSwap(t *testing.T) {
 			}
 			checkCompacted(t, l, written, 0)
 			// The next pass completes the job.
-			if _, _, err := Clean(l, shard, true); err != nil {
+			if _, _, err := Clean(l, shard, true, nil); err != nil {
 				t.Fatal(err)
 			}
 			checkCompacted(t, l, written, l.CleanerCheckpoint())
@@ -562,7 +562,7 @@ func TestCleanWhileReading(t *testing.T) {
 	}
 	for pass := 0; pass < 5; pass++ {
 		written = append(written, writeUpdates(t, shard, l, 10, 10, now.Load())...)
-		if _, _, err := Clean(l, shard, true); err != nil {
+		if _, _, err := Clean(l, shard, true, nil); err != nil {
 			t.Error(err)
 		}
 	}
@@ -580,7 +580,7 @@ func TestStandbyCopiesCompactedLog(t *testing.T) {
 	now.Store(10_000_000)
 	shard, leader := newShardLog(t, t.TempDir(), compactConfig(&now))
 	writeUpdates(t, shard, leader, 6, 50, now.Load())
-	if _, _, err := Clean(leader, shard, true); err != nil {
+	if _, _, err := Clean(leader, shard, true, nil); err != nil {
 		t.Fatal(err)
 	}
 	want := readRecords(t, leader)

@@ -252,6 +252,10 @@ type Log struct {
 	followerInSync atomic.Bool
 	followerEnd    atomic.Int64
 
+	// closing is set by Close (the writer) and read by a cleaning pass on
+	// the cleaner's goroutine, which then stops early.
+	closing atomic.Bool
+
 	// Writer only.
 	active        *segment.Segment
 	epochs        *epochCache

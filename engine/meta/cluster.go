@@ -115,6 +115,11 @@ type Cluster struct {
 	// asks it for an immediate round.
 	cleanerDone chan struct{}
 	cleanNow    chan chan struct{}
+	// cleaning is held by the cleaner for each pass; a topic deletion
+	// takes it after closing the logs (which makes a pass give up) and
+	// before removing their directories, so a pass never writes into a
+	// directory being removed.
+	cleaning sync.Mutex
 }
 
 // Open replays the metadata log, finishes deletions a crash interrupted,
@@ -403,6 +408,8 @@ func (c *Cluster) deleteTopic(name string) error {
 			}
 		})
 	}
+	c.cleaning.Lock()
+	defer c.cleaning.Unlock()
 	return c.purgeDeletedLocked()
 }
 
@@ -653,7 +660,9 @@ func (c *Cluster) cleanRound(force bool) bool {
 				return false
 			default:
 			}
-			stats, ran, err := engine.Clean(p.Log, p.Shard, force)
+			c.cleaning.Lock()
+			stats, ran, err := engine.Clean(p.Log, p.Shard, force, c.stop)
+			c.cleaning.Unlock()
 			switch {
 			case errors.Is(err, engine.ErrCleanAborted):
 				c.logger.Info("cleaning pass aborted: the log changed under it", "topic", t.Name, "partition", p.Index)

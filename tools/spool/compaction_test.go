@@ -191,3 +191,64 @@ func TestCompactDeletePolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestStandbyCatchesUpFromCompactedLeader: a standby that starts empty
+// copies a leader whose log the cleaner compacted (gaps between batches,
+// batches with fewer records than offsets, emptied batches) and ends with
+// the same bytes; it keeps following as the leader takes more updates and
+// cleans again, and compacts its own log.
+func TestStandbyCatchesUpFromCompactedLeader(t *testing.T) {
+	leader := testBroker(t, t.TempDir(), "--replication.listener=127.0.0.1:0", "--log.cleaner.backoff.ms=3600000")
+	defer leader.close()
+	admin := kadm.NewClient(client(t, leader))
+	ctx := ctxTimeout(t, 60*time.Second)
+	const topic = "compacted-replicated"
+	configs := map[string]*string{"cleanup.policy": kadm.StringPtr("compact"), "segment.bytes": kadm.StringPtr("4096")}
+	if created, err := admin.CreateTopic(ctx, 1, 1, configs, topic); err != nil || created.Err != nil {
+		t.Fatalf("create: %v %v", err, created.Err)
+	}
+	producer := client(t, leader)
+	produced := produceUpdates(t, producer, topic, 15, 40)
+	lt, _ := leader.cluster.Topic(topic)
+	sizeBefore := lt.Partitions[0].Log.Size()
+	leader.cluster.CleanNow()
+	if lt.Partitions[0].Log.Size() >= sizeBefore {
+		t.Fatalf("the leader's log did not shrink: %d -> %d bytes", sizeBefore, lt.Partitions[0].Log.Size())
+	}
+
+	// The standby's own cleaner is off, so its bytes stay the leader's.
+	standby := testBroker(t, t.TempDir(), "--standby.of="+leader.replListenAddr(), "--node.id=1", "--log.cleaner.enable=false")
+	defer standby.close()
+	waitIdentical(t, leader, standby)
+
+	// More updates, cleaned on the leader; the standby copies them and
+	// compacts its own log (each node cleans independently, as Kafka's
+	// replicas do, so from here their bytes may differ).
+	produced = append(produced, produceUpdates(t, producer, topic, 15, 20)...)
+	leader.cluster.CleanNow()
+	st, _ := standby.cluster.Topic(topic)
+	waitFor(t, 30*time.Second, "the standby to reach the leader's end", func() bool {
+		return st.Partitions[0].Log.LogEndOffset() == lt.Partitions[0].Log.LogEndOffset()
+	})
+	sizeBefore = st.Partitions[0].Log.Size()
+	standby.cluster.CleanNow()
+	if st.Partitions[0].Log.Size() >= sizeBefore {
+		t.Fatalf("the standby's log did not shrink: %d -> %d bytes", sizeBefore, st.Partitions[0].Log.Size())
+	}
+
+	// Consumers of the standby read the compacted log: each key's newest
+	// value is there.
+	last := produced[len(produced)-1].offset
+	newest := map[string]string{}
+	for _, r := range produced {
+		newest[r.key] = r.value
+	}
+	for _, r := range consumeUntil(t, standby, topic, last, kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())) {
+		if newest[string(r.Key)] == string(r.Value) {
+			delete(newest, string(r.Key))
+		}
+	}
+	if len(newest) != 0 {
+		t.Fatalf("%d keys' newest values missing on the standby", len(newest))
+	}
+}
