@@ -606,3 +606,20 @@ func TestStandbyCopiesCompactedLog(t *testing.T) {
 		t.Fatalf("standby holds\n%v\nleader holds\n%v", got, want)
 	}
 }
+
+func TestCleanWaitsForMinCompactionLag(t *testing.T) {
+	var now atomic.Int64
+	now.Store(10_000_000)
+	cfg := compactConfig(&now)
+	cfg.MinCompactionLagMillis = 60_000
+	shard, l := newShardLog(t, t.TempDir(), cfg)
+	written := writeUpdates(t, shard, l, 5, 60, now.Load())
+	if _, ran, _ := Clean(l, shard, true, nil); ran {
+		t.Fatal("cleaned records younger than min.compaction.lag.ms")
+	}
+	now.Add(61_000)
+	if _, ran, err := Clean(l, shard, true, nil); !ran || err != nil {
+		t.Fatalf("no pass once the lag passed: %v", err)
+	}
+	checkCompacted(t, l, written, l.CleanerCheckpoint())
+}

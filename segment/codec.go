@@ -58,7 +58,7 @@ func Decompress(dst, src []byte, codec Codec, maxBytes int64) ([]byte, error) {
 		dst, err = readAllLimited(dst, lz4.NewReader(bytes.NewReader(src)), maxBytes)
 	case CodecZstd:
 		var d *zstd.Decoder
-		if d, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(maxBytes))); err == nil {
+		if d, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(maxBytes)+uint64(len(dst)))); err == nil {
 			dst, err = d.DecodeAll(src, dst)
 			d.Close()
 		}
