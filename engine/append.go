@@ -42,6 +42,11 @@ func (l *Log) Append(b []byte, leaderEpoch int32) (AppendInfo, error) {
 	if err != nil {
 		return AppendInfo{}, fmt.Errorf("%w: %w", ErrCorruptBatch, err)
 	}
+	if l.cfg.Cleanup.Compact() {
+		if err := l.checkKeys(b); err != nil {
+			return AppendInfo{}, err
+		}
+	}
 	duplicate, err := l.producers.check(&h)
 	if err != nil {
 		return AppendInfo{}, err
@@ -70,12 +75,20 @@ func (l *Log) appendValid(b []byte, h *segment.Header, base Offset, leaderEpoch 
 			return AppendInfo{}, err
 		}
 	}
-	err := l.active.Append(b, h, base, leaderEpoch, now)
+	appendTo := func(s *segment.Segment) error {
+		if base > l.LogEndOffset() {
+			// Only a standby copying a compacted leader skips offsets;
+			// its batch is stamped already (base and epoch are its own).
+			return s.AppendStored(b, h, now)
+		}
+		return s.Append(b, h, base, leaderEpoch, now)
+	}
+	err := appendTo(l.active)
 	if errors.Is(err, segment.ErrFull) && l.active.Size() > 0 {
 		if err := l.Roll(); err != nil {
 			return AppendInfo{}, err
 		}
-		err = l.active.Append(b, h, base, leaderEpoch, now)
+		err = appendTo(l.active)
 	}
 	if errors.Is(err, segment.ErrFull) {
 		return AppendInfo{}, fmt.Errorf("%w: %d bytes do not fit a segment of %d", ErrBatchTooLarge, len(b), l.active.Capacity())
@@ -227,6 +240,7 @@ func (l *Log) Close() error {
 		return nil
 	}
 	l.closed = true
+	l.closing.Store(true) // a cleaning pass in flight gives up
 	defer l.hwm.wake()
 	defer l.leo.wake()
 	var err error
@@ -333,16 +347,19 @@ func (l *Log) AppendReplica(batches []byte) (appended int, err error) {
 		}
 		b := rest[:h.TotalBytes()]
 		rest = rest[h.TotalBytes():]
-		if h, err = segment.ValidateBatch(b); err != nil {
+		if h, err = segment.ValidateStoredBatch(b); err != nil {
 			return appended, fmt.Errorf("%w: replicated batch at %d: %w", ErrCorruptBatch, h.BaseOffset, err)
 		}
 		end := l.LogEndOffset()
 		if h.NextOffset() <= end {
 			continue
 		}
-		if h.BaseOffset != end {
+		if h.BaseOffset < end {
 			return appended, fmt.Errorf("%w: batch at %d, log end offset %d", ErrReplicaGap, h.BaseOffset, end)
 		}
+		// A batch past the log end offset is a compacted leader's: its
+		// cleaner removed the batches in between (and a cleaned batch may
+		// hold fewer records than its offset range).
 		now := l.cfg.Now()
 		if _, err := l.appendValid(b, &h, h.BaseOffset, h.LeaderEpoch, now); err != nil {
 			return appended, err

@@ -7,6 +7,9 @@ import "errors"
 var (
 	// ErrCorruptBatch: the batch failed validation (CORRUPT_MESSAGE).
 	ErrCorruptBatch = errors.New("engine: corrupt batch")
+	// ErrInvalidRecord: a record the topic cannot take, such as one
+	// without a key in a compacted topic (INVALID_RECORD).
+	ErrInvalidRecord = errors.New("engine: invalid record")
 	// ErrBatchTooLarge: larger than max.message.bytes or a whole segment
 	// (MESSAGE_TOO_LARGE).
 	ErrBatchTooLarge = errors.New("engine: batch too large")

@@ -90,7 +90,23 @@ type LogConfig struct {
 	LogAppendTime bool
 	FlushPolicy   FlushPolicy
 	FlushInterval time.Duration // flush.ms, for FlushInterval
-	Logger        *slog.Logger
+	// Cleanup is cleanup.policy: delete (retention deletes old segments),
+	// compact (the cleaner keeps the newest record per key), or both.
+	// Zero means delete.
+	Cleanup CleanupPolicy
+	// DeleteRetentionMillis is delete.retention.ms: how long a tombstone
+	// outlives the cleaning pass that first saw it as clean. Zero takes
+	// the default; an explicit 0 is stored as ZeroSetting.
+	DeleteRetentionMillis int64
+	// MinCleanableDirtyRatio is min.cleanable.dirty.ratio: the cleaner
+	// takes a log once its dirty bytes are at least this share of its
+	// cleanable bytes. Zero takes the default; an explicit 0 is stored as
+	// ZeroSetting.
+	MinCleanableDirtyRatio float64
+	// MinCompactionLagMillis is min.compaction.lag.ms: a segment is
+	// cleaned only once its newest record is this old (0: at once).
+	MinCompactionLagMillis int64
+	Logger                 *slog.Logger
 	// Now is the clock, in milliseconds; nil means the wall clock. Tests
 	// move it to exercise segment.ms and retention.ms.
 	Now func() int64
@@ -102,7 +118,54 @@ const (
 	RetentionMillisDefault = 7 * 24 * 3600 * 1000
 	MaxMessageBytesDefault = 1048588
 	FlushIntervalDefault   = time.Second
+	// delete.retention.ms and min.cleanable.dirty.ratio.
+	DeleteRetentionMillisDefault  = 24 * 3600 * 1000
+	MinCleanableDirtyRatioDefault = 0.5
 )
+
+// ZeroSetting stands for an explicit 0 in a LogConfig field whose zero
+// value means "the default" (DeleteRetentionMillis, MinCleanableDirtyRatio).
+const ZeroSetting = -1
+
+// CleanupPolicy is cleanup.policy, a set of CleanupDelete and CleanupCompact.
+type CleanupPolicy uint8
+
+const (
+	CleanupDelete CleanupPolicy = 1 << iota
+	CleanupCompact
+)
+
+// Compact reports whether the cleaner compacts the log.
+func (p CleanupPolicy) Compact() bool { return p&CleanupCompact != 0 }
+
+// Delete reports whether retention deletes old segments.
+func (p CleanupPolicy) Delete() bool { return p&CleanupDelete != 0 }
+
+func (p CleanupPolicy) String() string {
+	switch p {
+	case CleanupCompact:
+		return "compact"
+	case CleanupCompact | CleanupDelete:
+		return "compact,delete"
+	}
+	return "delete"
+}
+
+// ParseCleanupPolicy reads cleanup.policy: a comma list of delete and compact.
+func ParseCleanupPolicy(s string) (CleanupPolicy, error) {
+	var p CleanupPolicy
+	for _, part := range strings.Split(s, ",") {
+		switch strings.TrimSpace(part) {
+		case "delete":
+			p |= CleanupDelete
+		case "compact":
+			p |= CleanupCompact
+		default:
+			return 0, fmt.Errorf("cleanup.policy %q: a comma list of delete and compact", s)
+		}
+	}
+	return p, nil
+}
 
 // WithDefaults fills zero fields with Kafka's defaults.
 func (c LogConfig) WithDefaults() LogConfig {
@@ -121,6 +184,15 @@ func (c LogConfig) WithDefaults() LogConfig {
 	}
 	if c.FlushInterval == 0 {
 		c.FlushInterval = FlushIntervalDefault
+	}
+	if c.Cleanup == 0 {
+		c.Cleanup = CleanupDelete
+	}
+	if c.DeleteRetentionMillis == 0 {
+		c.DeleteRetentionMillis = DeleteRetentionMillisDefault
+	}
+	if c.MinCleanableDirtyRatio == 0 {
+		c.MinCleanableDirtyRatio = MinCleanableDirtyRatioDefault
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -180,6 +252,10 @@ type Log struct {
 	followerInSync atomic.Bool
 	followerEnd    atomic.Int64
 
+	// closing is set by Close (the writer) and read by a cleaning pass on
+	// the cleaner's goroutine, which then stops early.
+	closing atomic.Bool
+
 	// Writer only.
 	active        *segment.Segment
 	epochs        *epochCache
@@ -196,6 +272,12 @@ type Log struct {
 	// file write and its fsyncs to a goroutine; whatever next touches the
 	// snapshots settles it first (settleProducerSnapshot).
 	snapshotWrite *pendingSnapshot
+	// cleanerCheckpoint is the offset below which the cleaner has
+	// compacted the log (clean.go); persisted in cleaner-offset-checkpoint.
+	cleanerCheckpoint Offset
+	// keyScratch holds decompressed records for the key check of a
+	// compacted topic's appends.
+	keyScratch []byte
 	// producersReplayed is how many batch headers the last load of the
 	// producer state read (0 after a clean close); tests read it.
 	producersReplayed int64
@@ -205,7 +287,8 @@ type Log struct {
 // last stop was unclean.
 //
 // The open, in order:
-//  1. remove temporary files and index files without a .log;
+//  1. finish a committed cleaning pass or forget an uncommitted one (see
+//     clean.go); remove temporary files and index files without a .log;
 //  2. read the clean-shutdown marker, the recovery point, the log start
 //     offset and the leader-epoch checkpoint;
 //  3. open every segment: trusted when the stop was clean or the segment lies
@@ -234,6 +317,9 @@ func OpenLog(dir string, cfg LogConfig) (*Log, error) {
 	l.leo.init()
 
 	// 1.
+	if err := resolveCleaner(dir); err != nil {
+		return nil, err
+	}
 	bases, err := l.listSegments()
 	if err != nil {
 		return nil, err
@@ -253,6 +339,9 @@ func OpenLog(dir string, cfg LogConfig) (*Log, error) {
 		return nil, err
 	}
 	if l.epochs, err = loadEpochCache(filepath.Join(dir, epochFileName)); err != nil {
+		return nil, err
+	}
+	if l.cleanerCheckpoint, err = readOffsetFile(filepath.Join(dir, cleanerCheckpointFileName)); err != nil {
 		return nil, err
 	}
 
@@ -329,6 +418,7 @@ func OpenLog(dir string, cfg LogConfig) (*Log, error) {
 	l.durableOffset.Store(int64(end))
 	l.segments.Store(&segmentList{segments: segments})
 	l.checkInvariants()
+	l.cleanerCheckpoint = min(l.cleanerCheckpoint, l.active.BaseOffset())
 
 	// 7.
 	if err := l.epochs.truncateFromEnd(end); err != nil {

@@ -47,8 +47,12 @@ func (p *testProducer) expectRetryDeduplicated(t *testing.T, l *Log, i int) {
 }
 
 // stopUncleanly closes a log's files without Log.Close, as a crash would
-// leave them: no seal, no snapshot, no clean-shutdown marker.
+// leave them: no seal, no snapshot, no clean-shutdown marker. A roll's
+// background snapshot write is let finish first (a crash before it is the
+// case of no snapshot, which other tests cover), so no goroutine writes
+// into the directory after the test.
 func stopUncleanly(l *Log) {
+	l.settleProducerSnapshot()
 	for _, s := range l.segments.Load().segments {
 		s.Close()
 	}

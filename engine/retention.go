@@ -92,11 +92,17 @@ func (l *Log) deleteOldest(count int) error {
 // without timestamps, its file's modification time) is older than
 // retention.ms; and while the log is larger than retention.bytes, the oldest
 // segment goes if the rest still reaches the limit. The active segment is
-// never deleted; it rolls on segment.ms. Writer only. It returns how many
-// segments it deleted.
+// never deleted; it rolls on segment.ms. A topic whose cleanup.policy lacks
+// delete keeps everything (the cleaner compacts it). Writer only. It
+// returns how many segments it deleted.
 func (l *Log) ApplyRetention() (int, error) {
 	if err := l.Err(); err != nil {
 		return 0, err
+	}
+	if !l.cfg.Cleanup.Delete() {
+		// cleanup.policy=compact alone: the cleaner, not retention,
+		// bounds the log.
+		return 0, nil
 	}
 	now := l.cfg.Now()
 	list := l.segments.Load()
@@ -209,6 +215,7 @@ func (l *Log) TruncateTo(offset Offset) (Offset, error) {
 	if err := l.loadProducers(); err != nil {
 		return end, l.fail(err)
 	}
+	l.lowerCleanerCheckpoint(end)
 	if l.recoveryPoint > target.BaseOffset() {
 		l.recoveryPoint = target.BaseOffset()
 		if err := writeOffsetFile(filepath.Join(l.dir, recoveryPointFileName), l.recoveryPoint); err != nil {
@@ -272,6 +279,7 @@ func (l *Log) ResetTo(offset Offset) error {
 		}
 	}
 	l.settleProducerSnapshot()
+	l.lowerCleanerCheckpoint(offset)
 	for _, snapshot := range l.snapshots {
 		l.removeProducerSnapshot(snapshot)
 	}

@@ -193,16 +193,37 @@ func ValidateBatch(b []byte) (Header, error) {
 	if h.TotalBytes() != int64(len(b)) {
 		return h, ErrBatchLength
 	}
-	return h, checkBody(&h, b)
+	return h, checkBody(&h, b, false)
+}
+
+// ValidateStoredBatch checks a batch as it may lie in a log: like
+// ValidateBatch, except that compaction may have removed records, so the
+// record count may be anything from 0 to lastOffsetDelta+1 (the batch keeps
+// its offset range). A standby appends its leader's batches with it.
+func ValidateStoredBatch(b []byte) (Header, error) {
+	h, err := ParseHeader(b)
+	if err != nil {
+		return h, err
+	}
+	if h.TotalBytes() != int64(len(b)) {
+		return h, ErrBatchLength
+	}
+	return h, checkBody(&h, b, true)
 }
 
 // checkBody runs the checks past the header on a batch whose length is
-// already known to match b.
-func checkBody(h *Header, b []byte) error {
+// already known to match b. stored relaxes the record count for batches a
+// compaction rewrote (see ValidateStoredBatch); a producer's batch always
+// holds exactly lastOffsetDelta+1 records.
+func checkBody(h *Header, b []byte, stored bool) error {
 	if crc32.Checksum(b[batchOffsetAttributes:], castagnoli) != h.CRC {
 		return ErrBatchCRC
 	}
-	if h.RecordCount < 1 || h.LastOffsetDelta != h.RecordCount-1 {
+	if stored {
+		if h.RecordCount < 0 || h.LastOffsetDelta < 0 || h.RecordCount > h.LastOffsetDelta+1 {
+			return ErrBatchRecordCount
+		}
+	} else if h.RecordCount < 1 || h.LastOffsetDelta != h.RecordCount-1 {
 		return ErrBatchRecordCount
 	}
 	if h.Codec() == CodecNone && int64(h.RecordCount)*recordBytesMin > int64(len(b)-BatchHeaderBytes) {

@@ -11,7 +11,8 @@ import (
 // FuzzOpenSegment writes arbitrary bytes as a .log (and, from the same
 // input, its offset index), opens it trusted and untrusted, and checks the
 // recovery invariant: opening never panics, and what it keeps is a run of
-// valid, contiguous batches from position 0 that plans agree with.
+// valid batches from position 0, offsets ascending (compaction leaves gaps
+// between batches), that plans agree with.
 func FuzzOpenSegment(f *testing.F) {
 	var seed []byte
 	for i := 0; i < 5; i++ {
@@ -43,7 +44,7 @@ func FuzzOpenSegment(f *testing.F) {
 			if b.Err != nil {
 				t.Fatalf("kept an invalid batch at %d: %v", b.Position, b.Err)
 			}
-			if b.Position > 0 && b.Header.BaseOffset != next {
+			if b.Position > 0 && b.Header.BaseOffset < next {
 				t.Fatalf("kept a batch at offset %d after %d", b.Header.BaseOffset, next)
 			}
 			extent, _, err := s.Plan(b.Header.BaseOffset, 1<<62, 1, true)

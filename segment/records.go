@@ -50,12 +50,52 @@ func WalkRecords(b []byte, visit func(RecordPosition) bool) error {
 	if h.TotalBytes() > int64(len(b)) {
 		return ErrBatchLength
 	}
-	rest := b[BatchHeaderBytes:h.TotalBytes()]
+	return walkRecordBytes(&h, b[BatchHeaderBytes:h.TotalBytes()], func(r RecordPosition, _ []byte) bool { return visit(r) })
+}
+
+// WalkAnyRecords is WalkRecords for a batch that may be compressed: its
+// records are decompressed into scratch (grown as needed, at most maxBytes)
+// first. It returns scratch for reuse; the records visit sees are
+// sub-slices of b or of scratch.
+func WalkAnyRecords(b []byte, scratch []byte, maxBytes int64, visit func(RecordPosition) bool) ([]byte, error) {
+	h, records, scratch, err := batchRecords(b, scratch, maxBytes)
+	if err != nil {
+		return scratch, err
+	}
+	return scratch, walkRecordBytes(&h, records, func(r RecordPosition, _ []byte) bool { return visit(r) })
+}
+
+// batchRecords returns a whole batch's header and its records' bytes,
+// decompressed into scratch when the batch is compressed.
+func batchRecords(b []byte, scratch []byte, maxBytes int64) (Header, []byte, []byte, error) {
+	h, err := ParseHeader(b)
+	if err != nil {
+		return h, nil, scratch, err
+	}
+	if h.TotalBytes() > int64(len(b)) {
+		return h, nil, scratch, ErrBatchLength
+	}
+	records := b[BatchHeaderBytes:h.TotalBytes()]
+	if h.Codec() == CodecNone {
+		return h, records, scratch, nil
+	}
+	if scratch, err = Decompress(scratch[:0], records, h.Codec(), maxBytes); err != nil {
+		return h, nil, scratch, err
+	}
+	return h, scratch, scratch, nil
+}
+
+// walkRecordBytes calls visit with each of the h.RecordCount records in
+// records (uncompressed record bytes) and the record's whole encoding,
+// length prefix included, until visit returns false.
+func walkRecordBytes(h *Header, records []byte, visit func(r RecordPosition, raw []byte) bool) error {
+	rest := records
 	for i := int32(0); i < h.RecordCount; i++ {
 		length, n := binary.Varint(rest)
 		if n <= 0 || length < 0 || length > int64(len(rest)-n) {
 			return ErrRecordMalformed
 		}
+		raw := rest[:n+int(length)]
 		record := rest[n : n+int(length)]
 		rest = rest[n+int(length):]
 		if len(record) < 1 {
@@ -84,7 +124,7 @@ func WalkRecords(b []byte, visit func(RecordPosition) bool) error {
 		if h.LogAppendTime() {
 			position.Timestamp = h.MaxTimestamp
 		}
-		if !visit(position) {
+		if !visit(position, raw) {
 			return nil
 		}
 	}

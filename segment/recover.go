@@ -24,7 +24,7 @@ import (
 //
 // Recovering (after an unclean stop): the whole file is scanned batch by
 // batch from position 0, each batch validated (length, magic, CRC-32C,
-// counts, contiguous offsets), the indexes rebuilt as the scan goes, and the
+// counts, offsets ascending: compaction leaves gaps between batches), the indexes rebuilt as the scan goes, and the
 // file cut after the last valid batch. Whatever stopped the scan is then
 // classified:
 //   - a clean end: the scan reached the end of the file, or zeros;
@@ -145,7 +145,7 @@ func (s *Segment) loadTrusted(fileBytes int64) error {
 		if position+h.TotalBytes() > fileBytes {
 			return ErrBatchLength
 		}
-		if err := checkBody(&h, s.mapping[position:position+h.TotalBytes()]); err != nil {
+		if err := checkBody(&h, s.mapping[position:position+h.TotalBytes()], true); err != nil {
 			return fmt.Errorf("batch at %d: %w", position, err)
 		}
 		if h.MaxTimestamp > maxTimestamp {
@@ -214,9 +214,9 @@ func (s *Segment) recover(fileBytes int64, report *Recovery) error {
 			err = ErrBatchLength
 		}
 		if err == nil {
-			err = checkBody(&h, s.mapping[position:position+h.TotalBytes()])
+			err = checkBody(&h, s.mapping[position:position+h.TotalBytes()], true)
 		}
-		if err == nil && ((report.Batches == 0 && h.BaseOffset < s.base) || (report.Batches > 0 && h.BaseOffset != next)) {
+		if err == nil && ((report.Batches == 0 && h.BaseOffset < s.base) || (report.Batches > 0 && h.BaseOffset < next)) {
 			err = ErrOffsetOutOfOrder
 		}
 		if err == nil && h.LastOffset()-s.base > Offset(^uint32(0)) {
@@ -294,7 +294,7 @@ func (s *Segment) validAt(q, limit int64, budget *int64) bool {
 	}
 	*budget -= h.TotalBytes()
 	b := s.mapping[q : q+h.TotalBytes()]
-	return crc32.Checksum(b[batchOffsetAttributes:], castagnoli) == h.CRC && checkBody(&h, b) == nil
+	return crc32.Checksum(b[batchOffsetAttributes:], castagnoli) == h.CRC && checkBody(&h, b, true) == nil
 }
 
 func allZero(b []byte) bool {

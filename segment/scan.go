@@ -24,7 +24,7 @@ func Scan(b []byte, visit func(ScannedBatch) bool) int64 {
 			err = ErrBatchLength
 		}
 		if err == nil {
-			err = checkBody(&h, b[position:position+h.TotalBytes()])
+			err = checkBody(&h, b[position:position+h.TotalBytes()], true)
 		}
 		if !visit(ScannedBatch{Position: position, Header: h, Err: err}) || err != nil {
 			return position

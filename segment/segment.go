@@ -358,10 +358,23 @@ func (s *Segment) Bytes(from int64) []byte {
 // retries on a new segment), and the error of a failed write, which leaves
 // the segment unchanged as far as readers can tell.
 func (s *Segment) Append(b []byte, h *Header, base Offset, leaderEpoch int32, nowMillis int64) error {
+	return s.append(b, h, base, leaderEpoch, nowMillis, false)
+}
+
+// AppendStored writes a batch that already lies in a log, stamped, at its
+// own base offset, which may lie past the segment's next offset: compaction
+// removes batches, so a cleaned segment, and a standby copying a compacted
+// leader, have gaps between batches. Never before the next offset. Writer
+// only; errors as Append's.
+func (s *Segment) AppendStored(b []byte, h *Header, nowMillis int64) error {
+	return s.append(b, h, h.BaseOffset, h.LeaderEpoch, nowMillis, true)
+}
+
+func (s *Segment) append(b []byte, h *Header, base Offset, leaderEpoch int32, nowMillis int64, gaps bool) error {
 	if s.sealed {
 		return ErrSealed
 	}
-	if base != s.NextOffset() && s.size.Load() != 0 {
+	if s.size.Load() != 0 && (base < s.NextOffset() || (base != s.NextOffset() && !gaps)) {
 		return ErrOffsetOutOfOrder
 	}
 	if s.size.Load() == 0 && base < s.base {

@@ -4,6 +4,7 @@ package wire
 //
 // Topic resources (type 2) carry the topic configs the metadata log keeps
 // (retention.ms, retention.bytes, segment.bytes, segment.ms, cleanup.policy,
+// delete.retention.ms, min.cleanable.dirty.ratio, min.compaction.lag.ms,
 // max.message.bytes, message.timestamp.type, min.insync.replicas, ...), with
 // where each value comes from. Broker resources (type 4) describe as empty:
 // broker settings come from the properties file at start.

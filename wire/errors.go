@@ -20,6 +20,8 @@ func errorCode(err error) int16 {
 		return 0
 	case errors.Is(err, engine.ErrCorruptBatch):
 		return kerr.CorruptMessage.Code
+	case errors.Is(err, engine.ErrInvalidRecord):
+		return kerr.InvalidRecord.Code
 	case errors.Is(err, engine.ErrBatchTooLarge):
 		return kerr.MessageTooLarge.Code
 	case errors.Is(err, engine.ErrStorage), errors.Is(err, engine.ErrDiskFull),

@@ -42,6 +42,7 @@ const (
 	partitionsMax         = 10_000
 	metadataDirName       = "__cluster_metadata-0"
 	retentionCheckDefault = 5 * time.Minute
+	cleanerBackoffDefault = 15 * time.Second
 )
 
 // Config configures a Cluster.
@@ -52,7 +53,13 @@ type Config struct {
 	NumPartitions          int32
 	AutoCreate             bool
 	RetentionCheckInterval time.Duration
-	Logger                 *slog.Logger
+	// CleanerDisabled turns the log cleaner off (log.cleaner.enable=false):
+	// compacted topics then grow until it is on again.
+	CleanerDisabled bool
+	// CleanerBackoff is log.cleaner.backoff.ms: how long the cleaner
+	// sleeps when no log needs cleaning.
+	CleanerBackoff time.Duration
+	Logger         *slog.Logger
 }
 
 // Topic is a published topic; never mutated once published.
@@ -104,6 +111,15 @@ type Cluster struct {
 
 	stop chan struct{}
 	done chan struct{}
+	// cleanerDone is closed when the cleaner loop has stopped; cleanNow
+	// asks it for an immediate round.
+	cleanerDone chan struct{}
+	cleanNow    chan chan struct{}
+	// cleaning is held by the cleaner for each pass; a topic deletion
+	// takes it after closing the logs (which makes a pass give up) and
+	// before removing their directories, so a pass never writes into a
+	// directory being removed.
+	cleaning sync.Mutex
 }
 
 // Open replays the metadata log, finishes deletions a crash interrupted,
@@ -118,10 +134,13 @@ func Open(cfg Config) (*Cluster, error) {
 	if cfg.RetentionCheckInterval <= 0 {
 		cfg.RetentionCheckInterval = retentionCheckDefault
 	}
+	if cfg.CleanerBackoff <= 0 {
+		cfg.CleanerBackoff = cleanerBackoffDefault
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	c := &Cluster{cfg: cfg, logger: cfg.Logger, stop: make(chan struct{}), done: make(chan struct{})}
+	c := &Cluster{cfg: cfg, logger: cfg.Logger, stop: make(chan struct{}), done: make(chan struct{}), cleanerDone: make(chan struct{}), cleanNow: make(chan chan struct{})}
 	var err error
 	c.log, c.state, err = openMetaLog(filepath.Join(cfg.DataDir, metadataDirName), func(msg string, args ...any) { c.logger.Warn(msg, args...) })
 	if err != nil {
@@ -150,6 +169,7 @@ func Open(cfg Config) (*Cluster, error) {
 		c.logger.Warn("could not finish removing deleted topics", "error", err)
 	}
 	go c.retentionLoop()
+	go c.cleanerLoop()
 	return c, nil
 }
 
@@ -388,6 +408,8 @@ func (c *Cluster) deleteTopic(name string) error {
 			}
 		})
 	}
+	c.cleaning.Lock()
+	defer c.cleaning.Unlock()
 	return c.purgeDeletedLocked()
 }
 
@@ -533,6 +555,7 @@ func copyConfigs(m map[string]string) map[string]string {
 func (c *Cluster) Close() error {
 	close(c.stop)
 	<-c.done
+	<-c.cleanerDone
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	errs := c.closeTopics(c.topics.Load())
@@ -582,5 +605,86 @@ func (c *Cluster) retentionLoop() {
 				}
 			}
 		}
+	}
+}
+
+// cleanerLoop is the log cleaner: one goroutine that compacts the
+// partitions of every topic whose cleanup.policy has compact (not
+// __consumer_offsets, which its coordinator compacts by rewriting), each
+// when its dirty ratio reaches min.cleanable.dirty.ratio (engine.Clean).
+// After a round that cleaned nothing it sleeps log.cleaner.backoff.ms.
+func (c *Cluster) cleanerLoop() {
+	defer close(c.cleanerDone)
+	timer := time.NewTimer(c.cfg.CleanerBackoff)
+	defer timer.Stop()
+	for {
+		var answer chan struct{}
+		select {
+		case <-c.stop:
+			return
+		case answer = <-c.cleanNow:
+		case <-timer.C:
+		}
+		cleaned := false
+		if !c.cfg.CleanerDisabled || answer != nil {
+			cleaned = c.cleanRound(answer != nil)
+		}
+		if answer != nil {
+			close(answer)
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		if cleaned {
+			timer.Reset(0)
+		} else {
+			timer.Reset(c.cfg.CleanerBackoff)
+		}
+	}
+}
+
+// cleanRound runs a pass over each compacted partition that needs one (any
+// with dirty data when force) and reports whether one ran.
+func (c *Cluster) cleanRound(force bool) bool {
+	cleaned := false
+	for _, t := range c.Topics() {
+		if t.Internal || !c.LogConfigFor(t).Cleanup.Compact() {
+			continue
+		}
+		for _, p := range t.Partitions {
+			select {
+			case <-c.stop:
+				return false
+			default:
+			}
+			c.cleaning.Lock()
+			stats, ran, err := engine.Clean(p.Log, p.Shard, force, c.stop)
+			c.cleaning.Unlock()
+			switch {
+			case errors.Is(err, engine.ErrCleanAborted):
+				c.logger.Info("cleaning pass aborted: the log changed under it", "topic", t.Name, "partition", p.Index)
+			case err != nil:
+				c.logger.Warn("log cleaner", "topic", t.Name, "partition", p.Index, "error", err)
+			case ran:
+				cleaned = !force
+				c.logger.Info("log cleaned", "topic", t.Name, "partition", p.Index, "segments", stats.Segments, "bytes_read", stats.BytesRead, "bytes_written", stats.BytesWritten, "records_removed", stats.RecordsRemoved, "dirty_ratio", stats.DirtyRatio, "took", stats.Duration)
+			}
+		}
+	}
+	return cleaned
+}
+
+// CleanNow runs one cleaner round at once, cleaning every compacted
+// partition with anything dirty whatever its ratio (even with the cleaner
+// disabled), and returns when it is done. Tests and operators use it.
+func (c *Cluster) CleanNow() {
+	answer := make(chan struct{})
+	select {
+	case c.cleanNow <- answer:
+		<-answer
+	case <-c.stop:
 	}
 }

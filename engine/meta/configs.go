@@ -59,9 +59,8 @@ func intConfig(min int64, set func(*engine.LogConfig, int64), get func(*engine.L
 	}
 }
 
-// stored configs are kept and described; the engine does not act on them
-// yet (compaction and min.insync.replicas with a standby arrive with their
-// issues).
+// stored configs are kept and described; the engine itself does not act on
+// them (min.insync.replicas is read by the produce path from the topic).
 func storedConfig(valid func(string) bool, kafkaDefault string) topicConfig {
 	return topicConfig{
 		apply: func(cfg *engine.LogConfig, value string) error {
@@ -74,6 +73,15 @@ func storedConfig(valid func(string) bool, kafkaDefault string) topicConfig {
 	}
 }
 
+// zeroSetting stores an explicit 0 where the engine reads 0 as "the
+// default".
+func zeroSetting(v int64) int64 {
+	if v == 0 {
+		return engine.ZeroSetting
+	}
+	return v
+}
+
 // topicConfigs is every topic config spool accepts.
 var topicConfigs = map[string]topicConfig{
 	"retention.ms":         intConfig(-1, func(c *engine.LogConfig, v int64) { c.RetentionMillis = v }, func(c *engine.LogConfig) int64 { return c.RetentionMillis }, "604800000"),
@@ -84,9 +92,37 @@ var topicConfigs = map[string]topicConfig{
 	"index.interval.bytes": intConfig(1, func(c *engine.LogConfig, v int64) { c.Segment.IndexIntervalBytes = v }, func(c *engine.LogConfig) int64 { return c.Segment.IndexIntervalBytes }, "4096"),
 	"max.message.bytes":    intConfig(0, func(c *engine.LogConfig, v int64) { c.MaxMessageBytes = v }, func(c *engine.LogConfig) int64 { return c.MaxMessageBytes }, "1048588"),
 	"flush.ms":             intConfig(1, func(c *engine.LogConfig, v int64) { c.FlushInterval = time.Duration(v) * time.Millisecond }, func(c *engine.LogConfig) int64 { return c.FlushInterval.Milliseconds() }, "1000"),
-	"cleanup.policy": storedConfig(func(v string) bool {
-		return v == "delete" || v == "compact" || v == "compact,delete" || v == "delete,compact"
-	}, "delete"),
+	"cleanup.policy": {
+		apply: func(c *engine.LogConfig, value string) error {
+			p, err := engine.ParseCleanupPolicy(value)
+			if err != nil {
+				return fmt.Errorf("delete, compact, or compact,delete")
+			}
+			c.Cleanup = p
+			return nil
+		},
+		current:  func(c *engine.LogConfig) string { return c.Cleanup.String() },
+		kafkaDef: "delete",
+	},
+	"delete.retention.ms":   intConfig(0, func(c *engine.LogConfig, v int64) { c.DeleteRetentionMillis = zeroSetting(v) }, func(c *engine.LogConfig) int64 { return max(c.DeleteRetentionMillis, 0) }, "86400000"),
+	"min.compaction.lag.ms": intConfig(0, func(c *engine.LogConfig, v int64) { c.MinCompactionLagMillis = v }, func(c *engine.LogConfig) int64 { return c.MinCompactionLagMillis }, "0"),
+	"min.cleanable.dirty.ratio": {
+		apply: func(c *engine.LogConfig, value string) error {
+			v, err := strconv.ParseFloat(value, 64)
+			if err != nil || v < 0 || v > 1 {
+				return fmt.Errorf("want a number in [0, 1]")
+			}
+			c.MinCleanableDirtyRatio = v
+			if v == 0 {
+				c.MinCleanableDirtyRatio = engine.ZeroSetting
+			}
+			return nil
+		},
+		current: func(c *engine.LogConfig) string {
+			return strconv.FormatFloat(max(c.MinCleanableDirtyRatio, 0), 'g', -1, 64)
+		},
+		kafkaDef: "0.5",
+	},
 	"message.timestamp.type": {
 		apply: func(c *engine.LogConfig, value string) error {
 			if value != "CreateTime" && value != "LogAppendTime" {

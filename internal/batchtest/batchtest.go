@@ -16,6 +16,7 @@ type Record struct {
 	Key       []byte // nil: null key
 	Value     []byte
 	Timestamp int64 // absolute, ms
+	Tombstone bool  // a null value (Value is ignored)
 }
 
 // Options are the batch-level fields a test may set.
@@ -53,8 +54,12 @@ func BuildWith(records []Record, opts Options) []byte {
 			rec = binary.AppendVarint(rec, int64(len(r.Key)))
 			rec = append(rec, r.Key...)
 		}
-		rec = binary.AppendVarint(rec, int64(len(r.Value)))
-		rec = append(rec, r.Value...)
+		if r.Tombstone {
+			rec = binary.AppendVarint(rec, -1)
+		} else {
+			rec = binary.AppendVarint(rec, int64(len(r.Value)))
+			rec = append(rec, r.Value...)
+		}
 		rec = binary.AppendVarint(rec, 0) // headers
 		body = binary.AppendVarint(body, int64(len(rec)))
 		body = append(body, rec...)

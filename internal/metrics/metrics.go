@@ -63,6 +63,14 @@ var (
 	BytesOut atomic.Int64
 	// SyncLatency times each fdatasync/msync of a segment.
 	SyncLatency Histogram
+
+	// The log cleaner (compaction): passes completed, bytes of segments
+	// read and written, records removed, and the last pass's duration.
+	CleanerRuns               atomic.Int64
+	CleanerBytesRead          atomic.Int64
+	CleanerBytesWritten       atomic.Int64
+	CleanerRecordsRemoved     atomic.Int64
+	CleanerLastDurationMicros atomic.Int64
 )
 
 // APIKeysMax bounds the API keys tracked per key.

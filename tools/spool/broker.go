@@ -104,6 +104,16 @@ func startBroker(props Properties, logger *slog.Logger) (*broker, error) {
 	if err != nil {
 		return nil, err
 	}
+	cleanerBackoff, err := props.int64("log.cleaner.backoff.ms")
+	if err != nil {
+		return nil, err
+	}
+	if cleanerBackoff < 1 {
+		return nil, fmt.Errorf("log.cleaner.backoff.ms=%d: at least 1", cleanerBackoff)
+	}
+	if enable := props["log.cleaner.enable"]; enable != "true" && enable != "false" {
+		return nil, fmt.Errorf("log.cleaner.enable=%q: true or false", enable)
+	}
 	started := time.Now()
 	b.cluster, err = meta.Open(meta.Config{
 		DataDir:                dataDir,
@@ -112,6 +122,8 @@ func startBroker(props Properties, logger *slog.Logger) (*broker, error) {
 		NumPartitions:          int32(numPartitions),
 		AutoCreate:             props["auto.create.topics.enable"] == "true",
 		RetentionCheckInterval: time.Duration(retentionCheck) * time.Millisecond,
+		CleanerDisabled:        props["log.cleaner.enable"] == "false",
+		CleanerBackoff:         time.Duration(cleanerBackoff) * time.Millisecond,
 		Logger:                 logger,
 	})
 	if err != nil {
@@ -276,6 +288,11 @@ func (b *broker) metrics(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "# TYPE spool_bytes_out_total counter\nspool_bytes_out_total %d\n", metrics.BytesOut.Load())
 	fmt.Fprintln(w, "# TYPE spool_sync_duration_seconds histogram")
 	metrics.SyncLatency.Write(w, "spool_sync_duration_seconds", "")
+	fmt.Fprintf(w, "# TYPE spool_log_cleaner_runs_total counter\nspool_log_cleaner_runs_total %d\n", metrics.CleanerRuns.Load())
+	fmt.Fprintf(w, "# TYPE spool_log_cleaner_bytes_read_total counter\nspool_log_cleaner_bytes_read_total %d\n", metrics.CleanerBytesRead.Load())
+	fmt.Fprintf(w, "# TYPE spool_log_cleaner_bytes_written_total counter\nspool_log_cleaner_bytes_written_total %d\n", metrics.CleanerBytesWritten.Load())
+	fmt.Fprintf(w, "# TYPE spool_log_cleaner_records_removed_total counter\nspool_log_cleaner_records_removed_total %d\n", metrics.CleanerRecordsRemoved.Load())
+	fmt.Fprintf(w, "# TYPE spool_log_cleaner_last_duration_seconds gauge\nspool_log_cleaner_last_duration_seconds %g\n", float64(metrics.CleanerLastDurationMicros.Load())/1e6)
 	type gauge struct {
 		name  string
 		value func(l *engine.Log) int64

@@ -40,6 +40,12 @@ var knownProperties = map[string]property{
 	"log.retention.hours":                   {"168", "retention.ms default, in hours"},
 	"log.retention.bytes":                   {"-1", "retention.bytes default"},
 	"log.retention.check.interval.ms":       {"300000", "how often retention runs"},
+	"log.cleaner.enable":                    {"true", "run the log cleaner, which compacts topics with cleanup.policy=compact"},
+	"log.cleaner.backoff.ms":                {"15000", "how long the log cleaner sleeps when no log needs cleaning"},
+	"log.cleanup.policy":                    {"delete", "cleanup.policy default: delete, compact, or compact,delete"},
+	"log.cleaner.delete.retention.ms":       {"86400000", "delete.retention.ms default: how long tombstones outlive their first cleaning"},
+	"log.cleaner.min.cleanable.ratio":       {"0.5", "min.cleanable.dirty.ratio default"},
+	"log.cleaner.min.compaction.lag.ms":     {"0", "min.compaction.lag.ms default"},
 	"log.flush.interval.ms":                 {"1000", "flush.ms: the interval policy's period, and the bound on acks=1 loss"},
 	"log.flush.policy":                      {"group", "spool's own: group (group commit, default), batch (fsync every batch), interval"},
 	"log.write.mode":                        {"pwrite", "spool's own: pwrite or mmap, how batches reach the segment file"},
@@ -189,12 +195,29 @@ func (p Properties) int64(name string) (int64, error) {
 func (p Properties) logConfig() (engine.LogConfig, error) {
 	var cfg engine.LogConfig
 	var errs []error
+	var err error
 	get := func(name string) int64 {
 		v, err := p.int64(name)
 		if err != nil {
 			errs = append(errs, err)
 		}
 		return v
+	}
+	if cfg.Cleanup, err = engine.ParseCleanupPolicy(p["log.cleanup.policy"]); err != nil {
+		errs = append(errs, err)
+	}
+	if cfg.DeleteRetentionMillis = get("log.cleaner.delete.retention.ms"); cfg.DeleteRetentionMillis == 0 {
+		cfg.DeleteRetentionMillis = engine.ZeroSetting
+	} else if cfg.DeleteRetentionMillis < 0 {
+		errs = append(errs, fmt.Errorf("log.cleaner.delete.retention.ms=%d: at least 0", cfg.DeleteRetentionMillis))
+	}
+	if ratio, parseErr := strconv.ParseFloat(strings.TrimSpace(p["log.cleaner.min.cleanable.ratio"]), 64); parseErr != nil || ratio < 0 || ratio > 1 {
+		errs = append(errs, fmt.Errorf("log.cleaner.min.cleanable.ratio=%q: a number in [0, 1]", p["log.cleaner.min.cleanable.ratio"]))
+	} else if cfg.MinCleanableDirtyRatio = ratio; ratio == 0 {
+		cfg.MinCleanableDirtyRatio = engine.ZeroSetting
+	}
+	if cfg.MinCompactionLagMillis = get("log.cleaner.min.compaction.lag.ms"); cfg.MinCompactionLagMillis < 0 {
+		errs = append(errs, fmt.Errorf("log.cleaner.min.compaction.lag.ms=%d: at least 0", cfg.MinCompactionLagMillis))
 	}
 	cfg.Segment.SegmentBytes = get("log.segment.bytes")
 	cfg.Segment.IndexBytes = get("log.index.size.max.bytes")

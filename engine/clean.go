@@ -1,0 +1,583 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"spool/internal/metrics"
+	"spool/segment"
+)
+
+// Log compaction (cleanup.policy=compact), Kafka's log cleaner in spirit.
+//
+// Offsets never change. A cleaning pass rewrites sealed segments keeping,
+// for each key, only the record with the highest offset; every surviving
+// record stays at its offset, removed offsets become gaps that readers step
+// over (a fetch in a gap gets the next batch). The active segment is never
+// cleaned, nor anything at or above the high watermark, nor a segment whose
+// newest record is younger than min.compaction.lag.ms. The log start offset
+// does not move.
+//
+// Dirty and clean. The cleaner checkpoint (the file cleaner-offset-checkpoint)
+// is the offset below which the log has been cleaned: [log start,
+// checkpoint) is clean (each key at most once), [checkpoint, cleanable end)
+// dirty. A pass runs when dirty bytes / cleanable bytes reaches
+// min.cleanable.dirty.ratio. It maps every key of the dirty part to its
+// newest offset (a SHA-256 prefix of the key, as Kafka keys its map by a
+// digest), then rewrites clean and dirty segments alike: a keyed record
+// survives if no newer record of its key lies in the dirty part; a record
+// without a key (possible only from before the topic was compacted) goes.
+//
+// Tombstones (null value) survive the pass that first sees them and are
+// removed by a later pass once they lie in the clean part and their
+// segment's newest timestamp is older than delete.retention.ms: consumers
+// that read the clean log within delete.retention.ms see every deletion.
+// (This is Kafka's rule before KIP-534, which records a delete horizon in
+// the batch instead.)
+//
+// Batches keep their header (see segment/compact.go): offset range,
+// producer id, epoch and base sequence. An emptied batch is kept, as an
+// empty batch, when it is an idempotent producer's last batch in the log
+// (Kafka's rule, so the producer's sequence state survives a reload) or the
+// last batch of its segment (spool's rule: the segment then still ends
+// where the next one begins, which the open-time contiguity check relies
+// on). Other emptied batches go. Control batches do not exist yet in spool
+// (no transactions); when they do, the cleaner must keep markers of
+// transactions whose data survives.
+//
+// Where the work runs. One cleaner goroutine for the broker (meta's
+// cleaner loop) calls Clean: planning and the swap run on the partition's
+// shard (short: a list of segments, then renames and opens), reading and
+// writing the segments runs on the cleaner goroutine, so the write path
+// never waits on a pass.
+//
+// Crash safety, in order:
+//  1. write each rewritten segment (log and both indexes, built as Append
+//     builds them) under <partition>/cleaning/, seal (sync) it, and give its
+//     .log the original's modification time (retention reads it);
+//  2. sync the cleaning directory;
+//  3. on the shard: check the originals are still the published ones
+//     (retention, truncation or a reset may have taken them meanwhile:
+//     then drop the pass), rename cleaning/ to cleaned/ and sync the
+//     partition directory: the pass is committed;
+//  4. rename each file of cleaned/ over the original's name, sync the
+//     partition directory, remove cleaned/;
+//  5. open the new segments, publish the new list, retire the originals
+//     (readers holding them keep their mappings and descriptors, which
+//     still reach the old files' data: the rename unlinked only the names);
+//  6. persist the new checkpoint.
+//
+// At open, a cleaning/ directory (a pass that did not commit) is removed and
+// a cleaned/ directory (a committed pass) has its files moved in, finishing
+// step 4, before any segment is opened. Since step 3 runs on the shard, no
+// truncation or deletion can slip between the check and the commit.
+
+// Files and directories of the cleaner inside a partition directory.
+const (
+	cleaningDirName           = "cleaning"
+	cleanedDirName            = "cleaned"
+	cleanerCheckpointFileName = "cleaner-offset-checkpoint"
+)
+
+// Limits of one pass.
+const (
+	// cleanerKeysMax bounds the offset map of one pass (about 60 bytes an
+	// entry with Go's map overhead: ~120 MiB, near Kafka's 128 MiB
+	// log.cleaner.dedupe.buffer.size). Segments are added to the map
+	// whole; once it holds this many keys the pass stops at that
+	// segment's end and the next pass continues, as Kafka does. The first
+	// dirty segment is always taken whole.
+	cleanerKeysMax = 2 << 20
+	// recordsDecompressedBytesMax bounds one batch's records once
+	// decompressed (the cleaner's and the produce-time key check's).
+	recordsDecompressedBytesMax = 256 << 20
+)
+
+// keyDigest is a key's entry in the offset map.
+type keyDigest [16]byte
+
+func digestKey(key []byte) keyDigest {
+	sum := sha256.Sum256(key)
+	return keyDigest(sum[:16])
+}
+
+// CleanStats is what one pass did.
+type CleanStats struct {
+	Segments       int   // segments rewritten
+	BytesRead      int64 // bytes of the segments read
+	BytesWritten   int64 // bytes of the rewritten segments
+	RecordsRemoved int64
+	Duration       time.Duration
+	DirtyRatio     float64
+}
+
+// cleanPlan is what the writer hands the cleaner goroutine.
+type cleanPlan struct {
+	segments      []*segment.Segment // acquired; oldest first
+	firstDirty    Offset             // the checkpoint when planned
+	cleanableEnd  Offset             // offsets below are cleanable
+	dirtyRatio    float64
+	cfg           LogConfig
+	producerLast  map[int64]Offset // producer id → base offset of its newest batch
+	now           int64
+	segmentConfig segment.Config
+}
+
+func (p *cleanPlan) release() {
+	for _, s := range p.segments {
+		s.Release()
+	}
+	p.segments = nil
+}
+
+// ErrCleanAborted says the log changed under a pass (retention,
+// truncation, a reset or a close): nothing was changed; the next pass
+// starts afresh.
+var ErrCleanAborted = errors.New("engine: cleaning pass aborted: the log changed")
+
+// Clean runs one cleaning pass over l, whose writer is shard, if its
+// cleanup.policy has compact and its dirty ratio reaches
+// min.cleanable.dirty.ratio (any ratio above zero with force). It reports
+// whether a pass ran. A pass gives up (ErrCleanAborted) soon after stop is
+// closed or the log closes. Call it from one goroutine per log at a time
+// (the cleaner's); never from the shard's goroutine.
+func Clean(l *Log, shard *Shard, force bool, stop <-chan struct{}) (CleanStats, bool, error) {
+	started := time.Now()
+	var plan *cleanPlan
+	if err := shard.Do(func() { plan = l.planClean(force) }); err != nil {
+		return CleanStats{}, false, err
+	}
+	if plan == nil {
+		return CleanStats{}, false, nil
+	}
+	defer plan.release()
+	stats := CleanStats{DirtyRatio: plan.dirtyRatio}
+	cleaned, dirtyEnd, err := l.writeCleaned(plan, &stats, stop)
+	if err != nil {
+		os.RemoveAll(filepath.Join(l.dir, cleaningDirName))
+		return stats, true, err
+	}
+	var swapErr error
+	if err := shard.Do(func() { swapErr = l.swapCleaned(plan, cleaned, dirtyEnd) }); err != nil {
+		swapErr = err
+	}
+	if swapErr != nil {
+		os.RemoveAll(filepath.Join(l.dir, cleaningDirName))
+		return stats, true, swapErr
+	}
+	stats.Duration = time.Since(started)
+	metrics.CleanerRuns.Add(1)
+	metrics.CleanerBytesRead.Add(stats.BytesRead)
+	metrics.CleanerBytesWritten.Add(stats.BytesWritten)
+	metrics.CleanerRecordsRemoved.Add(stats.RecordsRemoved)
+	metrics.CleanerLastDurationMicros.Store(stats.Duration.Microseconds())
+	return stats, true, nil
+}
+
+// planClean picks the segments a pass may rewrite and acquires them, or
+// returns nil when there is nothing to do. Writer only.
+func (l *Log) planClean(force bool) *cleanPlan {
+	if l.closed || l.Err() != nil || !l.cfg.Cleanup.Compact() {
+		return nil
+	}
+	now := l.cfg.Now()
+	list := l.segments.Load()
+	highWatermark := l.HighWatermark()
+	// Cleanable: sealed segments, wholly below the high watermark (never
+	// clean what consumers may not read yet: a standby may still lack
+	// it), old enough for min.compaction.lag.ms.
+	var candidates []*segment.Segment
+	for _, s := range list.segments {
+		if s == l.active || s.NextOffset() > highWatermark {
+			break
+		}
+		if lag := l.cfg.MinCompactionLagMillis; lag > 0 {
+			newest := s.LargestTimestamp()
+			if newest < 0 {
+				newest = fileModifiedMillis(s.Path(), now)
+			}
+			if now-newest < lag {
+				break
+			}
+		}
+		candidates = append(candidates, s)
+	}
+	if len(candidates) == 0 {
+		return nil
+	}
+	firstDirty := max(l.cleanerCheckpoint, l.LogStartOffset())
+	cleanableEnd := candidates[len(candidates)-1].NextOffset()
+	var cleanBytes, dirtyBytes int64
+	for _, s := range candidates {
+		if s.NextOffset() <= firstDirty {
+			cleanBytes += s.Size()
+		} else {
+			dirtyBytes += s.Size()
+		}
+	}
+	if dirtyBytes == 0 {
+		return nil
+	}
+	ratio := float64(dirtyBytes) / float64(cleanBytes+dirtyBytes)
+	if !force && ratio < max(l.cfg.MinCleanableDirtyRatio, 0) {
+		return nil
+	}
+	plan := &cleanPlan{firstDirty: firstDirty, cleanableEnd: cleanableEnd, dirtyRatio: ratio, cfg: l.cfg, now: now, segmentConfig: l.cfg.Segment}
+	for _, s := range candidates {
+		if !s.Acquire() {
+			plan.release()
+			return nil
+		}
+		plan.segments = append(plan.segments, s)
+	}
+	plan.producerLast = make(map[int64]Offset, len(l.producers.byID))
+	for id, e := range l.producers.byID {
+		if e.count > 0 {
+			plan.producerLast[id] = e.batches[e.newest].baseOffset
+		}
+	}
+	return plan
+}
+
+func fileModifiedMillis(path string, fallback int64) int64 {
+	if info, err := os.Stat(path); err == nil {
+		return info.ModTime().UnixMilli()
+	}
+	return fallback
+}
+
+// writeCleaned builds the offset map over the dirty segments and writes
+// the rewritten segments under cleaning/ (steps 1 and 2). It returns the
+// bases of the segments it rewrote (those with something removed) and the
+// end of the dirty part it mapped, which becomes the checkpoint.
+func (l *Log) writeCleaned(plan *cleanPlan, stats *CleanStats, stop <-chan struct{}) ([]Offset, Offset, error) {
+	stopped := func() bool {
+		select {
+		case <-stop:
+			return true
+		default:
+			return l.closing.Load()
+		}
+	}
+	// The offset map.
+	latest := map[keyDigest]Offset{}
+	var scratch []byte
+	dirtyEnd := plan.firstDirty
+	for _, s := range plan.segments {
+		if s.NextOffset() <= plan.firstDirty {
+			continue
+		}
+		if len(latest) >= cleanerKeysMax {
+			break
+		}
+		if stopped() {
+			return nil, 0, ErrCleanAborted
+		}
+		b := s.Bytes(0)
+		for position := int64(0); position < int64(len(b)); {
+			h, err := segment.ParseHeader(b[position:])
+			if err != nil {
+				return nil, 0, fmt.Errorf("%s at %d: %w", s.Path(), position, err)
+			}
+			batch := b[position : position+h.TotalBytes()]
+			position += h.TotalBytes()
+			if h.NextOffset() <= plan.firstDirty {
+				continue
+			}
+			scratch, err = segment.WalkAnyRecords(batch, scratch, recordsDecompressedBytesMax, func(r segment.RecordPosition) bool {
+				if r.Key != nil && r.Offset >= plan.firstDirty {
+					latest[digestKey(r.Key)] = r.Offset
+				}
+				return true
+			})
+			if err != nil {
+				return nil, 0, fmt.Errorf("%s: batch at %d: %w", s.Path(), h.BaseOffset, err)
+			}
+		}
+		dirtyEnd = s.NextOffset()
+	}
+	// Segments past the mapped part wait for the next pass.
+	segments := plan.segments
+	for len(segments) > 0 && segments[len(segments)-1].BaseOffset() >= dirtyEnd {
+		segments = segments[:len(segments)-1]
+	}
+
+	dir := filepath.Join(l.dir, cleaningDirName)
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, 0, err
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return nil, 0, err
+	}
+	deleteHorizon := plan.now - max(plan.cfg.DeleteRetentionMillis, 0)
+	var cleaned []Offset
+	var filter segment.FilterScratch
+	var out []byte
+	for _, s := range segments {
+		if stopped() {
+			return nil, 0, ErrCleanAborted
+		}
+		b := s.Bytes(0)
+		stats.BytesRead += int64(len(b))
+		newest := s.LargestTimestamp()
+		if newest < 0 {
+			newest = fileModifiedMillis(s.Path(), plan.now)
+		}
+		dropTombstones := s.NextOffset() <= plan.firstDirty && newest < deleteHorizon
+		out = out[:0]
+		removedHere := int64(0)
+		for position := int64(0); position < int64(len(b)); {
+			h, err := segment.ParseHeader(b[position:])
+			if err != nil {
+				return nil, 0, fmt.Errorf("%s at %d: %w", s.Path(), position, err)
+			}
+			batch := b[position : position+h.TotalBytes()]
+			position += h.TotalBytes()
+			lastOfSegment := position >= int64(len(b))
+			keepEmpty := lastOfSegment || (h.ProducerID >= 0 && plan.producerLast[h.ProducerID] == h.BaseOffset)
+			var removed int
+			out, _, removed, err = segment.FilterBatch(out, batch, &filter, recordsDecompressedBytesMax, keepEmpty, func(r segment.RecordPosition) bool {
+				if r.Key == nil {
+					return false
+				}
+				if newer, ok := latest[digestKey(r.Key)]; ok && newer > r.Offset {
+					return false
+				}
+				return r.Value != nil || !dropTombstones
+			})
+			if err != nil {
+				return nil, 0, fmt.Errorf("%s: batch at %d: %w", s.Path(), h.BaseOffset, err)
+			}
+			removedHere += int64(removed)
+		}
+		if removedHere == 0 {
+			continue // nothing to remove: the segment stays as it is
+		}
+		if err := writeCleanedSegment(dir, s, out, plan.segmentConfig, plan.now); err != nil {
+			return nil, 0, err
+		}
+		cleaned = append(cleaned, s.BaseOffset())
+		stats.Segments++
+		stats.BytesWritten += int64(len(out))
+		stats.RecordsRemoved += removedHere
+	}
+	if err := segment.SyncDir(dir); err != nil {
+		return nil, 0, err
+	}
+	return cleaned, dirtyEnd, nil
+}
+
+// writeCleanedSegment writes batches (whole, stamped, ascending) as the
+// segment at the original's base offset in dir: indexes built as appends
+// build them, sealed (synced and cut), and the .log given the original's
+// modification time.
+func writeCleanedSegment(dir string, original *segment.Segment, batches []byte, cfg segment.Config, now int64) error {
+	// Exactly the room the batches need: Create preallocates it, Seal
+	// cuts to it.
+	cfg.SegmentBytes = min(max(int64(len(batches)), segment.SegmentBytesMin), segment.SegmentBytesMax)
+	cfg.Faults = nil
+	s, err := segment.Create(dir, original.BaseOffset(), cfg)
+	if err != nil {
+		return err
+	}
+	for position := int64(0); position < int64(len(batches)); {
+		h, err := segment.ParseHeader(batches[position:])
+		if err != nil {
+			s.Close()
+			return err
+		}
+		b := batches[position : position+h.TotalBytes()]
+		position += h.TotalBytes()
+		if err := s.AppendStored(b, &h, now); err != nil {
+			s.Close()
+			return fmt.Errorf("cleaned segment %d: batch at %d: %w", original.BaseOffset(), h.BaseOffset, err)
+		}
+	}
+	if err := s.Seal(); err != nil {
+		s.Close()
+		return err
+	}
+	s.Close()
+	if info, err := os.Stat(original.Path()); err == nil {
+		os.Chtimes(filepath.Join(dir, segment.FileName(original.BaseOffset(), segment.LogSuffix)), info.ModTime(), info.ModTime())
+	}
+	return nil
+}
+
+// cleanerSwapHook, when set by a test, is called at each step of the swap
+// and stops it (simulating a crash there) when it returns false.
+var cleanerSwapHook func(step int) bool
+
+func swapStep(step int) bool { return cleanerSwapHook == nil || cleanerSwapHook(step) }
+
+// errSwapStopped is how a test's hook stops finishCleanedSwap.
+var errSwapStopped = errors.New("engine: swap stopped by a test hook")
+
+// swapCleaned commits a pass (steps 3 to 6 of the list at the top). Writer
+// only.
+func (l *Log) swapCleaned(plan *cleanPlan, cleaned []Offset, dirtyEnd Offset) error {
+	if l.closed || l.Err() != nil {
+		return ErrCleanAborted
+	}
+	// 3.
+	list := l.segments.Load()
+	published := make(map[*segment.Segment]int, len(list.segments))
+	for i, s := range list.segments {
+		published[s] = i
+	}
+	for _, s := range plan.segments {
+		if _, ok := published[s]; !ok || s == l.active {
+			return ErrCleanAborted
+		}
+	}
+	if !swapStep(3) {
+		return nil
+	}
+	cleaningDir, cleanedDir := filepath.Join(l.dir, cleaningDirName), filepath.Join(l.dir, cleanedDirName)
+	if err := os.Rename(cleaningDir, cleanedDir); err != nil {
+		return l.fail(err)
+	}
+	if err := segment.SyncDir(l.dir); err != nil {
+		return l.fail(err)
+	}
+	if !swapStep(4) {
+		return nil
+	}
+	// 4.
+	if err := finishCleanedSwap(l.dir, func(step int) bool { return swapStep(40 + step) }); errors.Is(err, errSwapStopped) {
+		return nil
+	} else if err != nil {
+		return l.fail(err)
+	}
+	if !swapStep(5) {
+		return nil
+	}
+	// 5.
+	segments := append([]*segment.Segment(nil), list.segments...)
+	var retired []*segment.Segment
+	for _, base := range cleaned {
+		i := list.find(base)
+		old := segments[i]
+		if old.BaseOffset() != base {
+			return l.fail(fmt.Errorf("cleaned segment %d has no original", base))
+		}
+		fresh, report, err := segment.Open(l.dir, base, l.cfg.Segment, true)
+		if err != nil {
+			return l.fail(err)
+		}
+		if report.Corrupt || fresh.NextOffset() != old.NextOffset() {
+			fresh.Close()
+			return l.fail(fmt.Errorf("cleaned segment %s does not reopen whole (%s; next offset %d, the original's %d)", fresh.Path(), report, fresh.NextOffset(), old.NextOffset()))
+		}
+		segments[i] = fresh
+		retired = append(retired, old)
+	}
+	l.segments.Store(&segmentList{segments: segments})
+	l.checkInvariants()
+	for _, s := range retired {
+		s.Retire(false)
+	}
+	// 6.
+	if dirtyEnd > l.cleanerCheckpoint {
+		l.cleanerCheckpoint = dirtyEnd
+		if err := writeOffsetFile(filepath.Join(l.dir, cleanerCheckpointFileName), dirtyEnd); err != nil {
+			l.logger.Warn("could not write the cleaner checkpoint; the next pass cleans again from the old one", "error", err)
+		}
+	}
+	return nil
+}
+
+// finishCleanedSwap moves the files of a committed pass (cleaned/) over the
+// originals, syncs the directory and removes cleaned/: step 4, run again at
+// open when a crash interrupted it. Renaming a file that was moved already
+// is skipped, so it can run any number of times. step, when not nil, may
+// stop it after n files (tests simulate a crash there).
+func finishCleanedSwap(dir string, step func(int) bool) error {
+	cleanedDir := filepath.Join(dir, cleanedDirName)
+	entries, err := os.ReadDir(cleanedDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	// Indexes first, each .log last: a .log is what makes a segment.
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), segment.LogSuffix) {
+			names = append(names, e.Name())
+		}
+	}
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), segment.LogSuffix) {
+			names = append(names, e.Name())
+		}
+	}
+	for i, name := range names {
+		if step != nil && !step(i) {
+			return errSwapStopped
+		}
+		if err := os.Rename(filepath.Join(cleanedDir, name), filepath.Join(dir, name)); err != nil {
+			return err
+		}
+	}
+	if err := segment.SyncDir(dir); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(cleanedDir); err != nil {
+		return err
+	}
+	return segment.SyncDir(dir)
+}
+
+// resolveCleaner finishes or forgets an interrupted pass before a log
+// opens: a cleaning/ directory never committed and is removed; a cleaned/
+// directory committed and is moved in.
+func resolveCleaner(dir string) error {
+	if err := os.RemoveAll(filepath.Join(dir, cleaningDirName)); err != nil {
+		return err
+	}
+	return finishCleanedSwap(dir, nil)
+}
+
+// checkKeys refuses a batch with a record without a key, which a compacted
+// topic cannot hold (Kafka answers INVALID_RECORD). Writer only.
+func (l *Log) checkKeys(b []byte) error {
+	missing := false
+	var err error
+	l.keyScratch, err = segment.WalkAnyRecords(b, l.keyScratch, recordsDecompressedBytesMax, func(r segment.RecordPosition) bool {
+		missing = r.Key == nil
+		return !missing
+	})
+	if len(l.keyScratch) > 1<<20 {
+		l.keyScratch = nil // do not keep a large buffer per partition
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrCorruptBatch, err)
+	}
+	if missing {
+		return fmt.Errorf("%w: a compacted topic cannot accept a record without a key", ErrInvalidRecord)
+	}
+	return nil
+}
+
+// CleanerCheckpoint is the offset below which the log is clean. Writer only.
+func (l *Log) CleanerCheckpoint() Offset { return l.cleanerCheckpoint }
+
+// lowerCleanerCheckpoint moves the checkpoint down to end after a
+// truncation, so batches appended again above end count as dirty. Writer
+// only.
+func (l *Log) lowerCleanerCheckpoint(end Offset) {
+	if l.cleanerCheckpoint <= end {
+		return
+	}
+	l.cleanerCheckpoint = end
+	if err := writeOffsetFile(filepath.Join(l.dir, cleanerCheckpointFileName), end); err != nil {
+		l.logger.Warn("could not lower the cleaner checkpoint", "error", err)
+	}
+}

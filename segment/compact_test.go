@@ -1,0 +1,143 @@
+package segment
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"testing"
+
+	"spool/internal/batchtest"
+)
+
+func TestCodecRoundTrip(t *testing.T) {
+	src := bytes.Repeat([]byte("spool compaction round trip "), 5000) // > one xerial block
+	for _, codec := range []Codec{CodecNone, CodecGzip, CodecSnappy, CodecLZ4, CodecZstd} {
+		compressed, err := Compress([]byte("prefix"), src, codec)
+		if err != nil {
+			t.Fatalf("%s: %v", codec, err)
+		}
+		got, err := Decompress([]byte("x"), compressed[len("prefix"):], codec, int64(len(src)))
+		if err != nil || !bytes.Equal(got[1:], src) || got[0] != 'x' {
+			t.Fatalf("%s: round trip: %v", codec, err)
+		}
+		if codec != CodecNone {
+			if _, err := Decompress(nil, compressed[len("prefix"):], codec, int64(len(src))-1); err == nil {
+				t.Fatalf("%s: decompressed past the limit", codec)
+			}
+		}
+	}
+	// A raw snappy block (no xerial framing) reads too.
+	raw, err := Compress(nil, src, CodecSnappy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Decompress(nil, raw[:3], CodecSnappy, 1<<20); err == nil {
+		t.Fatal("a cut xerial header decompressed")
+	}
+}
+
+func TestFilterBatchKeepsHeaderAndOffsets(t *testing.T) {
+	var records []batchtest.Record
+	for i := 0; i < 10; i++ {
+		records = append(records, batchtest.Record{Key: []byte(fmt.Sprint("k", i)), Value: []byte(fmt.Sprint("v", i)), Timestamp: 1000 + int64(i)})
+	}
+	plain := batchtest.BuildWith(records, batchtest.Options{ProducerID: 42, ProducerEpoch: 3, BaseSequence: 100})
+	stampBatch(plain, 500, 7)
+	for _, codec := range []Codec{CodecNone, CodecGzip, CodecSnappy, CodecLZ4, CodecZstd} {
+		b := plain
+		if codec != CodecNone {
+			body, err := Compress(nil, plain[BatchHeaderBytes:], codec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b = append(append([]byte(nil), plain[:BatchHeaderBytes]...), body...)
+			binary.BigEndian.PutUint32(b[batchOffsetLength:], uint32(len(b)-batchLengthPrefixBytes))
+			binary.BigEndian.PutUint16(b[batchOffsetAttributes:], uint16(codec))
+			batchtest.Reseal(b)
+		}
+		var scratch FilterScratch
+		out, kept, removed, err := FilterBatch(nil, b, &scratch, 1<<20, false, func(r RecordPosition) bool { return (r.Offset-500)%3 == 0 })
+		if err != nil || kept != 4 || removed != 6 {
+			t.Fatalf("%s: kept %d removed %d: %v", codec, kept, removed, err)
+		}
+		h, err := ValidateStoredBatch(out)
+		if err != nil {
+			t.Fatalf("%s: %v", codec, err)
+		}
+		if h.BaseOffset != 500 || h.LeaderEpoch != 7 || h.LastOffsetDelta != 9 || h.RecordCount != 4 || h.ProducerID != 42 || h.ProducerEpoch != 3 || h.BaseSequence != 100 || h.Codec() != codec {
+			t.Fatalf("%s: header %+v", codec, h)
+		}
+		var offsets []Offset
+		if _, err := WalkAnyRecords(out, nil, 1<<20, func(r RecordPosition) bool {
+			offsets = append(offsets, r.Offset)
+			if string(r.Value) != fmt.Sprint("v", r.Offset-500) || r.Timestamp != 1000+int64(r.Offset-500) {
+				t.Errorf("%s: record at %d: %s at %d", codec, r.Offset, r.Value, r.Timestamp)
+			}
+			return true
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(offsets) != "[500 503 506 509]" {
+			t.Fatalf("%s: offsets %v", codec, offsets)
+		}
+		// Nothing kept: gone, or an empty batch when it must stay.
+		if out, _, _, _ := FilterBatch(nil, b, &scratch, 1<<20, false, func(RecordPosition) bool { return false }); len(out) != 0 {
+			t.Fatalf("%s: an emptied batch stayed", codec)
+		}
+		out, _, _, _ = FilterBatch(nil, b, &scratch, 1<<20, true, func(RecordPosition) bool { return false })
+		if h, err := ValidateStoredBatch(out); err != nil || h.RecordCount != 0 || h.TotalBytes() != BatchHeaderBytes || h.LastOffsetDelta != 9 || h.Codec() != CodecNone {
+			t.Fatalf("%s: empty batch %+v: %v", codec, h, err)
+		}
+		// Nothing removed: the very bytes.
+		if out, _, _, _ := FilterBatch(nil, b, &scratch, 1<<20, false, func(RecordPosition) bool { return true }); !bytes.Equal(out, b) {
+			t.Fatalf("%s: an untouched batch changed", codec)
+		}
+	}
+	// A producer's batch must still be whole.
+	if _, err := ValidateBatch(mustFilter(t, plain)); err == nil {
+		t.Fatal("ValidateBatch took a compacted batch")
+	}
+}
+
+func mustFilter(t *testing.T, b []byte) []byte {
+	var scratch FilterScratch
+	out, _, _, err := FilterBatch(nil, b, &scratch, 1<<20, false, func(r RecordPosition) bool { return r.Offset%2 == 0 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// FuzzFilterBatch feeds arbitrary record bytes (and codec bits) to the
+// cleaner's batch rewrite. Invariant: it never panics, and whatever it
+// returns without error is a valid stored batch with the input's offset
+// range and at most its records.
+func FuzzFilterBatch(f *testing.F) {
+	seed := batchtest.Build([]batchtest.Record{{Key: []byte("a"), Value: []byte("1")}, {Key: []byte("b"), Tombstone: true}})
+	f.Add(seed[BatchHeaderBytes:], uint8(0), int32(2))
+	gz, _ := Compress(nil, seed[BatchHeaderBytes:], CodecGzip)
+	f.Add(gz, uint8(CodecGzip), int32(2))
+	f.Fuzz(func(t *testing.T, records []byte, codec uint8, count int32) {
+		if len(records) > 1<<16 || count < 1 || count > 1<<12 {
+			return
+		}
+		b := append(append([]byte(nil), seed[:BatchHeaderBytes]...), records...)
+		binary.BigEndian.PutUint32(b[batchOffsetLength:], uint32(len(b)-batchLengthPrefixBytes))
+		binary.BigEndian.PutUint16(b[batchOffsetAttributes:], uint16(codec&attributeCodecMask))
+		binary.BigEndian.PutUint32(b[batchOffsetLastOffsetDelta:], uint32(count-1))
+		binary.BigEndian.PutUint32(b[batchOffsetRecordCount:], uint32(count))
+		batchtest.Reseal(b)
+		var scratch FilterScratch
+		out, kept, _, err := FilterBatch(nil, b, &scratch, 1<<20, true, func(r RecordPosition) bool { return len(r.Key)%2 == 0 })
+		if err != nil {
+			return
+		}
+		h, err := ValidateStoredBatch(out)
+		if err != nil {
+			t.Fatalf("output does not validate: %v", err)
+		}
+		if h.LastOffsetDelta != count-1 || int(h.RecordCount) != kept || kept > int(count) {
+			t.Fatalf("output %+v, kept %d of %d", h, kept, count)
+		}
+	})
+}
