@@ -204,6 +204,8 @@ type fetchSessionCache struct {
 	slots      int
 	evictAfter time.Duration
 	now        func() time.Time
+	// randomID draws a session id candidate (tests make it predictable).
+	randomID func() int32
 
 	mu       sync.Mutex
 	sessions map[int32]*fetchSession
@@ -218,7 +220,13 @@ type fetchSessionCache struct {
 }
 
 func newFetchSessionCache(slots int) *fetchSessionCache {
-	return &fetchSessionCache{slots: slots, evictAfter: fetchSessionEvictAfter, now: time.Now, sessions: map[int32]*fetchSession{}}
+	return &fetchSessionCache{
+		slots:      slots,
+		evictAfter: fetchSessionEvictAfter,
+		now:        time.Now,
+		randomID:   func() int32 { return rand.Int32N(math.MaxInt32-1) + 1 },
+		sessions:   map[int32]*fetchSession{},
+	}
 }
 
 // get returns session id, or nil.
@@ -242,9 +250,10 @@ func (c *fetchSessionCache) insert(s *fetchSession) int32 {
 	if len(c.sessions) >= c.slots && !c.evictFor(size, now) {
 		return 0
 	}
+	// Random ids, as Kafka's: a client cannot guess another's session.
 	for {
-		s.id = rand.Int32N(math.MaxInt32-1) + 1
-		if c.sessions[s.id] == nil {
+		s.id = c.randomID()
+		if s.id > 0 && c.sessions[s.id] == nil {
 			break
 		}
 	}
