@@ -3,11 +3,42 @@ package wire
 // Fetch, versions 4-16.
 //
 // v4 is the first with RecordBatch v2 (and the floor librdkafka needs to use
-// it). v13+ name topics by ID. Fetch sessions (KIP-227) are not kept: every
-// response says session id 0, which clients read as "sessions disabled" and
-// answer with full fetches; a request naming a session gets
-// FETCH_SESSION_ID_NOT_FOUND. Replica fetches (replica id ≥ 0) are not
+// it). v13+ name topics by ID. Replica fetches (replica id ≥ 0) are not
 // served here; the standby has its own protocol.
+//
+// Fetch sessions (KIP-227, v7+; the cache is in fetchsession.go), as Kafka
+// keeps them:
+//
+//	session_id  epoch   meaning
+//	0           0       full fetch; make a session if the cache has room
+//	                    (the response names it, else says 0)
+//	0           -1      full fetch, no session
+//	X           0       full fetch; close X, make a new session
+//	X           -1      full fetch; close X, no session
+//	X           N > 0   incremental fetch in X; N must be X's next epoch
+//	                    (else INVALID_FETCH_SESSION_EPOCH); an unknown X,
+//	                    or X = 0, is FETCH_SESSION_ID_NOT_FOUND
+//
+// An incremental request adds its partitions to the session or updates
+// their fetch offset and partition_max_bytes, then removes
+// forgotten_topics_data. The broker then reads every partition of the
+// session, not only those named (the long poll waits for min_bytes across
+// all of them), and answers only partitions with records, an error, or a
+// high watermark, last stable offset or log start offset different from
+// what the session last told the client. Partitions that returned records
+// move to the back of the session's order, so the next response's byte
+// budget favours the others. A request that forgets every partition ends
+// the session and is answered as a sessionless full fetch. A v13+ session
+// names topics by ID: an ID that stops resolving is UNKNOWN_TOPIC_ID, or
+// INCONSISTENT_TOPIC_ID when its old name now belongs to a recreated topic
+// (the session entry remembers the name it joined under, as Kafka's does);
+// a v<13 request in a v13+ session, or the reverse, is
+// FETCH_SESSION_TOPIC_ID_ERROR. Two requests racing one session at the same
+// epoch: the first to reach it wins, the other is told the epoch is
+// invalid; a request whose session was used by another while it waited
+// gets INVALID_FETCH_SESSION_EPOCH too. Differences from Kafka: a full
+// fetch of no partitions makes no session, and a session may hold at most
+// fetchPartitionsMax partitions (INVALID_REQUEST beyond).
 //
 // The response is encoded by hand, not by kmsg, so that each partition's
 // records stay a file extent that netio sends with sendfile (or copies by
