@@ -242,6 +242,9 @@ func (s *Server) fetchIncremental(ctx context.Context, h *RequestHeader, r *kmsg
 	}
 	session.checkList()
 	if len(session.partitions) == 0 {
+		// Advance the epoch all the same: a request still waiting in
+		// this session must not record into partitions just removed.
+		session.epoch = nextFetchSessionEpoch(session.epoch)
 		session.mu.Unlock()
 		s.sessions.removeSession(session)
 		return false

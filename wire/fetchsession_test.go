@@ -26,9 +26,10 @@ func sessionServer(t testing.TB, partitions int32, slots int) *Server {
 	shard := engine.NewShard(engine.ShardConfig{CPU: -1})
 	t.Cleanup(shard.Stop)
 	cluster, err := meta.Open(meta.Config{
-		DataDir:  t.TempDir(),
-		Shards:   []*engine.Shard{shard},
-		Defaults: engine.LogConfig{Segment: segment.Config{SegmentBytes: 1 << 20, IndexBytes: 64 << 10}},
+		DataDir: t.TempDir(),
+		Shards:  []*engine.Shard{shard},
+		// Small segments: the benchmark makes 1000 partitions.
+		Defaults: engine.LogConfig{Segment: segment.Config{SegmentBytes: 64 << 10, IndexBytes: 4096}},
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
@@ -427,5 +428,38 @@ func TestFetchSessionCloseAndReplace(t *testing.T) {
 	}
 	if server.FetchSessionStats().Sessions != 0 {
 		t.Fatal("sessions left")
+	}
+}
+
+// TestFetchSessionEmptiedWhileWaiting: a request long-polling in a session
+// that another request empties meanwhile is told its epoch is stale, and
+// records nothing into the removed partitions (the invariants build checks
+// the session's list).
+func TestFetchSessionEmptiedWhileWaiting(t *testing.T) {
+	server := sessionServer(t, 2, 10)
+	id := roundTrip(t, server, sessionFetch(0, 0, map[int32]int64{0: 0, 1: 0})).(*kmsg.FetchResponse).SessionID
+	waiting := make(chan *kmsg.FetchResponse)
+	go func() {
+		req := sessionFetch(id, 1, nil)
+		req.MinBytes, req.MaxWaitMillis = 1, 10_000
+		waiting <- roundTrip(t, server, req).(*kmsg.FetchResponse)
+	}()
+	session := server.sessions.get(id)
+	for {
+		session.mu.Lock()
+		epoch := session.epoch
+		session.mu.Unlock()
+		if epoch == 2 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	emptied := roundTrip(t, server, sessionFetch(id, 2, nil, 0, 1)).(*kmsg.FetchResponse)
+	if emptied.ErrorCode != 0 || emptied.SessionID != 0 {
+		t.Fatalf("emptying: %v, session %d", kerr.ErrorForCode(emptied.ErrorCode), emptied.SessionID)
+	}
+	produceOne(t, server, 0)
+	if resp := <-waiting; resp.ErrorCode != kerr.InvalidFetchSessionEpoch.Code {
+		t.Fatalf("the waiting request: %v", kerr.ErrorForCode(resp.ErrorCode))
 	}
 }
