@@ -463,3 +463,58 @@ func TestFetchSessionEmptiedWhileWaiting(t *testing.T) {
 		t.Fatalf("the waiting request: %v", kerr.ErrorForCode(resp.ErrorCode))
 	}
 }
+
+// TestIncrementalFetchRetriesPartitionsCutByMaxBytes: partitions whose
+// records did not fit the response's max_bytes stay in the session at
+// their fetch offset and are answered by a later incremental fetch that
+// does not name them; a partition that returned records yields to them.
+func TestIncrementalFetchRetriesPartitionsCutByMaxBytes(t *testing.T) {
+	server := sessionServer(t, 3, 10)
+	for p := int32(0); p < 3; p++ {
+		produceOne(t, server, p)
+	}
+	// max_bytes 1: only the first partition's batch (at least one).
+	req := sessionFetch(0, 0, map[int32]int64{0: 0, 1: 0, 2: 0})
+	req.MaxBytes = 1
+	full := roundTrip(t, server, req).(*kmsg.FetchResponse)
+	got := partitionsIn(full)
+	if full.SessionID == 0 || len(got) != 3 || len(got[0].RecordBatches) == 0 || len(got[1].RecordBatches) != 0 || len(got[2].RecordBatches) != 0 {
+		t.Fatalf("full fetch: session %d, %+v", full.SessionID, got)
+	}
+	id := full.SessionID
+	// step sends an incremental fetch of max_bytes 1 and checks which
+	// partitions answer: records (from offset) or, at -1, none.
+	step := func(epoch int32, offsets map[int32]int64, want map[int32]int64) {
+		t.Helper()
+		req := sessionFetch(id, epoch, offsets)
+		req.MaxBytes = 1
+		resp := roundTrip(t, server, req).(*kmsg.FetchResponse)
+		got := partitionsIn(resp)
+		if resp.ErrorCode != 0 || len(got) != len(want) {
+			t.Fatalf("epoch %d: %v, answered %d partitions, want %v: %+v", epoch, kerr.ErrorForCode(resp.ErrorCode), len(got), want, got)
+		}
+		for partition, from := range want {
+			p, ok := got[partition]
+			switch {
+			case !ok:
+				t.Fatalf("epoch %d: partition %d not answered", epoch, partition)
+			case from < 0 && len(p.RecordBatches) != 0:
+				t.Fatalf("epoch %d: partition %d answered records past max_bytes", epoch, partition)
+			case from >= 0 && (len(p.RecordBatches) < 8 || int64(binary.BigEndian.Uint64(p.RecordBatches)) != from):
+				t.Fatalf("epoch %d: partition %d: want records from %d, got %x", epoch, partition, from, p.RecordBatches)
+			}
+		}
+	}
+	// The client moves 0 past its record and names nothing else: 1 and 2
+	// were cut, so the first of them in the session's order answers.
+	step(1, map[int32]int64{0: 1}, map[int32]int64{1: 0})
+	// A second record on 1, which the client reads from 1: but 1 just
+	// returned records and went to the back, so 2 (unnamed) gets the
+	// budget and 1 answers only its new high watermark.
+	produceOne(t, server, 1)
+	step(2, map[int32]int64{1: 1}, map[int32]int64{2: 0, 1: -1})
+	// Now 1's record, though the request names only 2.
+	step(3, map[int32]int64{2: 1}, map[int32]int64{1: 1})
+	// Everything read: nothing to answer.
+	step(4, map[int32]int64{1: 2}, map[int32]int64{})
+}
