@@ -37,8 +37,11 @@ package wire
 // epoch: the first to reach it wins, the other is told the epoch is
 // invalid; a request whose session was used by another while it waited
 // gets INVALID_FETCH_SESSION_EPOCH too. Differences from Kafka: a full
-// fetch of no partitions makes no session, and a session may hold at most
-// fetchPartitionsMax partitions (INVALID_REQUEST beyond).
+// fetch of no partitions makes no session, a session may hold at most
+// fetchPartitionsMax partitions (INVALID_REQUEST beyond), and below v13 no
+// topic name longer than Kafka's 249 bytes (a full fetch naming one makes
+// no session, an incremental one adding one is INVALID_REQUEST): the
+// session would keep those bytes.
 //
 // The response is encoded by hand, not by kmsg, so that each partition's
 // records stay a file extent that netio sends with sendfile (or copies by
@@ -89,6 +92,11 @@ const (
 	// fetchPartitionsMax bounds the partitions one fetch may name, and
 	// the partitions one fetch session may hold.
 	fetchPartitionsMax = 10_000
+	// sessionTopicNameBytesMax bounds the topic names (below v13) a
+	// fetch session keeps: Kafka's longest topic name. A longer one can
+	// name no topic, and a session would hold its bytes for as long as
+	// it lives.
+	sessionTopicNameBytesMax = 249
 )
 
 // fetchPartition is one partition to read and its outcome.
@@ -191,6 +199,13 @@ func handleFetch(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Requ
 func (s *Server) newSession(results []fetchPartition, byTopicID bool) int32 {
 	if s.sessions.slots <= 0 {
 		return 0
+	}
+	if !byTopicID {
+		for i := range results {
+			if len(results[i].topicName) > sessionTopicNameBytesMax {
+				return 0
+			}
+		}
 	}
 	session := newFetchSession(byTopicID, len(results))
 	for i := range results {
@@ -306,6 +321,9 @@ func (s *Server) updateSession(session *fetchSession, r *kmsg.FetchRequest, byTo
 	adding := 0
 	for ti := range r.Topics {
 		rt := &r.Topics[ti]
+		if !byTopicID && len(rt.Topic) > sessionTopicNameBytesMax {
+			return kerr.InvalidRequest.Code
+		}
 		for pi := range rt.Partitions {
 			if session.partitions[requestKey(rt, rt.Partitions[pi].Partition, byTopicID)] == nil {
 				adding++

@@ -518,3 +518,44 @@ func TestIncrementalFetchRetriesPartitionsCutByMaxBytes(t *testing.T) {
 	// Everything read: nothing to answer.
 	step(4, map[int32]int64{1: 2}, map[int32]int64{})
 }
+
+// TestFetchSessionRefusesOverlongTopicNames: a session keeps the names of
+// its topics below v13, so it takes none longer than any topic can have:
+// a full fetch naming one is answered without a session, and an
+// incremental fetch adding one is refused, the session left as it was.
+func TestFetchSessionRefusesOverlongTopicNames(t *testing.T) {
+	server := sessionServer(t, 1, 10)
+	long := string(make([]byte, 64<<10))
+	withLong := func(req *kmsg.FetchRequest) *kmsg.FetchRequest {
+		topic := kmsg.NewFetchRequestTopic()
+		topic.Topic = long
+		p := kmsg.NewFetchRequestTopicPartition()
+		p.PartitionMaxBytes = 1 << 20
+		topic.Partitions = append(topic.Partitions, p)
+		req.Topics = append(req.Topics, topic)
+		return req
+	}
+	full := roundTrip(t, server, withLong(sessionFetch(0, 0, map[int32]int64{0: 0}))).(*kmsg.FetchResponse)
+	if full.ErrorCode != 0 || full.SessionID != 0 || len(full.Topics) != 2 || server.FetchSessionStats().Sessions != 0 {
+		t.Fatalf("full fetch naming a 64 KiB topic: %v, session %d, %d topics", kerr.ErrorForCode(full.ErrorCode), full.SessionID, len(full.Topics))
+	}
+	id := roundTrip(t, server, sessionFetch(0, 0, map[int32]int64{0: 0})).(*kmsg.FetchResponse).SessionID
+	if id == 0 {
+		t.Fatal("no session made")
+	}
+	if resp := roundTrip(t, server, withLong(sessionFetch(id, 1, nil))).(*kmsg.FetchResponse); resp.ErrorCode != kerr.InvalidRequest.Code {
+		t.Fatalf("incremental adding a 64 KiB topic: %v", kerr.ErrorForCode(resp.ErrorCode))
+	}
+	session := server.sessions.get(id)
+	session.mu.Lock()
+	partitions, epoch := len(session.partitions), session.epoch
+	session.mu.Unlock()
+	if partitions != 1 || epoch != 1 {
+		t.Fatalf("the refused request changed the session: %d partitions, epoch %d", partitions, epoch)
+	}
+	// A name of 249 bytes is fine.
+	long = string(make([]byte, 249))
+	if resp := roundTrip(t, server, withLong(sessionFetch(id, 1, nil))).(*kmsg.FetchResponse); resp.ErrorCode != 0 || resp.SessionID != id {
+		t.Fatalf("incremental adding a 249-byte topic: %v", kerr.ErrorForCode(resp.ErrorCode))
+	}
+}
