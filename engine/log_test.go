@@ -398,3 +398,48 @@ func TestResetTo(t *testing.T) {
 		}
 	}
 }
+
+// TestLogReadBudgetStopsAtItsSegment: a read whose budget is below the
+// batch holding its offset answers nothing; it must not move on to the next
+// segment and answer that one's (smaller) batches, skipping the rest of
+// this one. Fetch reads every partition after the first with the response
+// budget left over, so a lagging consumer hit this and lost records.
+func TestLogReadBudgetStopsAtItsSegment(t *testing.T) {
+	l, err := OpenLog(t.TempDir(), smallConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	appendN(t, l, 3, 1, 5000, clock) // offsets 0-2, ~5 KB batches
+	if err := l.Roll(); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, 3, 1, 10, clock) // offsets 3-5, small batches
+	for _, budget := range []int64{0, 1000} {
+		var r ReadResult
+		if err := l.Read(2, budget, false, ReadUncommitted, &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Bytes != 0 || len(r.Extents) != 0 || r.NextOffset != 2 || r.HighWatermark != 6 {
+			t.Fatalf("budget %d at offset 2: %d bytes, next %d, high watermark %d; want nothing, next 2", budget, r.Bytes, r.NextOffset, r.HighWatermark)
+		}
+		r.Release()
+	}
+	// With at least one batch wanted, the batch at 2 comes whole.
+	var r ReadResult
+	if err := l.Read(2, 1000, true, ReadUncommitted, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Bytes < 5000 || r.NextOffset != 3 {
+		t.Fatalf("at least one: %d bytes, next %d", r.Bytes, r.NextOffset)
+	}
+	r.Release()
+	// A budget that holds the batch at 2 still reads only this segment.
+	if err := l.Read(2, 1<<20, false, ReadUncommitted, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.NextOffset != 3 {
+		t.Fatalf("full budget: next %d", r.NextOffset)
+	}
+	r.Release()
+}

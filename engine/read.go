@@ -92,7 +92,13 @@ func (l *Log) Read(offset Offset, maxBytes int64, atLeastOne bool, isolation Iso
 				retired = true
 				break
 			}
-			extent, next, err := s.Plan(offset, limit, maxBytes, atLeastOne)
+			// Plan at least one batch even when the caller does not want
+			// one, so an empty plan means only "offset lies past this
+			// segment's batches" (or past the limit). A batch over the
+			// budget ends the read here: moving on to the next segment
+			// would answer batches past offset, skipping the rest of
+			// this one.
+			extent, next, err := s.Plan(offset, limit, maxBytes, true)
 			if err != nil {
 				s.Release()
 				return fmt.Errorf("%w: %w", ErrStorage, err)
@@ -101,6 +107,10 @@ func (l *Log) Read(offset Offset, maxBytes int64, atLeastOne bool, isolation Iso
 				// offset lies past this segment's batches: try the next.
 				s.Release()
 				continue
+			}
+			if !atLeastOne && extent.Length > maxBytes {
+				s.Release()
+				return nil
 			}
 			result.extents[0] = extent
 			result.Extents = result.extents[:1]

@@ -11,5 +11,7 @@
 // netio sends with sendfile.
 //
 // Ownership: a Server is shared by every connection; handlers run on the
-// connection's goroutine and keep no state between requests.
+// connection's goroutine and keep no state between requests, except Fetch's
+// sessions (fetchsession.go), which live in the Server and are keyed by id,
+// not by connection.
 package wire

@@ -63,6 +63,10 @@ func TestFetchEncodingRoundTrips(t *testing.T) {
 			req.Topics = append(req.Topics, topic)
 		}
 		results := make([]fetchPartition, 4)
+		for i := range results {
+			name := []string{"a", "b"}[i/2]
+			results[i].topicName, results[i].topicID, results[i].partition = name, [16]byte{name[0]}, int32(i%2)
+		}
 		if err := l.Read(3, 1<<20, true, engine.ReadUncommitted, &results[0].read); err != nil {
 			t.Fatal(err)
 		}
@@ -72,7 +76,7 @@ func TestFetchEncodingRoundTrips(t *testing.T) {
 		}
 		results[3].read.HighWatermark = 30
 		var resp Response
-		encodeFetch(&RequestHeader{APIKey: 1, APIVersion: version, CorrelationID: 42}, req, results, 0, &resp)
+		encodeFetch(&RequestHeader{APIKey: 1, APIVersion: version, CorrelationID: 42}, req.IsolationLevel, results, 0, 0, &resp)
 		wireBytes := materialize(t, &resp)
 		resp.Release()
 		if size := binary.BigEndian.Uint32(wireBytes); int(size) != len(wireBytes)-4 {

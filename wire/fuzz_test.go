@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync/atomic"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -17,7 +18,9 @@ import (
 
 // FuzzHandle feeds arbitrary request frames to a server over a real
 // cluster. The invariant: Handle never panics, and when it answers, the
-// response's size prefix matches its bytes.
+// response's size prefix matches its bytes. Fetch sessions are on, with
+// ids counted from 1, so mutated session ids and epochs reach live
+// sessions (the invariants build checks each session's list).
 func FuzzHandle(f *testing.F) {
 	dir, err := os.MkdirTemp("", "spool-fuzz-wire-")
 	if err != nil {
@@ -40,10 +43,12 @@ func FuzzHandle(f *testing.F) {
 	if _, err := cluster.CreateTopic("t", 2, nil, false); err != nil {
 		f.Fatal(err)
 	}
-	server, err := NewServer(Config{NodeID: 0, Host: "127.0.0.1", Port: 9092, ClusterID: "fuzz", Cluster: cluster})
+	server, err := NewServer(Config{NodeID: 0, Host: "127.0.0.1", Port: 9092, ClusterID: "fuzz", Cluster: cluster, FetchSessionCacheSlots: 4})
 	if err != nil {
 		f.Fatal(err)
 	}
+	var nextID atomic.Int32
+	server.sessions.randomID = func() int32 { return nextID.Add(1)%8 + 1 }
 	// Seeds: a valid request of several APIs at several versions.
 	for _, req := range []kmsg.Request{kmsg.NewPtrMetadataRequest(), kmsg.NewPtrApiVersionsRequest(), kmsg.NewPtrFetchRequest(), kmsg.NewPtrListOffsetsRequest(), kmsg.NewPtrProduceRequest(), kmsg.NewPtrCreateTopicsRequest()} {
 		for _, version := range []int16{0, 3, 4, 7, 9, 12} {
@@ -52,6 +57,32 @@ func FuzzHandle(f *testing.F) {
 			}
 			req.SetVersion(version)
 			frame := binary.BigEndian.AppendUint16(nil, uint16(req.Key()))
+			frame = binary.BigEndian.AppendUint16(frame, uint16(version))
+			frame = binary.BigEndian.AppendUint32(frame, 1)
+			frame = binary.BigEndian.AppendUint16(frame, 0xffff)
+			if req.IsFlexible() {
+				frame = append(frame, 0)
+			}
+			f.Add(req.AppendTo(frame))
+		}
+	}
+	// Seeds: the shapes of a fetch session's life (make, incremental with
+	// an added partition and a forgotten one, close), by name and by ID.
+	topic, _ := cluster.Topic("t")
+	for _, version := range []int16{7, 12, 13, 16} {
+		for _, shape := range [][2]int32{{0, 0}, {1, 1}, {1, 2}, {1, -1}, {2, 1}} {
+			req := kmsg.NewPtrFetchRequest()
+			req.Version, req.ReplicaID, req.MaxBytes, req.SessionID, req.SessionEpoch = version, -1, 1<<20, shape[0], shape[1]
+			rt := kmsg.NewFetchRequestTopic()
+			rt.Topic, rt.TopicID = "t", topic.ID
+			rp := kmsg.NewFetchRequestTopicPartition()
+			rp.Partition, rp.PartitionMaxBytes = 1, 1<<20
+			rt.Partitions = append(rt.Partitions, rp)
+			req.Topics = append(req.Topics, rt)
+			if shape[1] > 0 {
+				req.ForgottenTopics = []kmsg.FetchRequestForgottenTopic{{Topic: "t", TopicID: topic.ID, Partitions: []int32{0}}}
+			}
+			frame := binary.BigEndian.AppendUint16(nil, 1)
 			frame = binary.BigEndian.AppendUint16(frame, uint16(version))
 			frame = binary.BigEndian.AppendUint32(frame, 1)
 			frame = binary.BigEndian.AppendUint16(frame, 0xffff)

@@ -31,7 +31,10 @@ type Config struct {
 	Leader func() (nodeID int32, host string, port int32, ok bool)
 	// MinInsyncReplicas is the broker's min.insync.replicas.
 	MinInsyncReplicas int
-	Logger            *slog.Logger
+	// FetchSessionCacheSlots is max.incremental.fetch.session.cache.slots:
+	// the most fetch sessions kept (0: none, every fetch is full).
+	FetchSessionCacheSlots int
+	Logger                 *slog.Logger
 }
 
 // Server answers Kafka requests. One Server is shared by all connections.
@@ -40,6 +43,9 @@ type Server struct {
 	logger *slog.Logger
 	ids    *producerIDs
 	groups atomic.Pointer[group.Coordinator] // nil on a standby
+	// sessions are the fetch sessions (KIP-227), shared by every
+	// connection: a session is not bound to the connection that made it.
+	sessions *fetchSessionCache
 }
 
 // coordinator is the group coordinator (nil on a standby).
@@ -57,7 +63,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: cfg.Logger, ids: ids}
+	s := &Server{cfg: cfg, logger: cfg.Logger, ids: ids, sessions: newFetchSessionCache(cfg.FetchSessionCacheSlots)}
 	if cfg.Groups != nil {
 		s.groups.Store(cfg.Groups)
 	}

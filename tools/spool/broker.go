@@ -174,6 +174,13 @@ func startBroker(props Properties, logger *slog.Logger) (*broker, error) {
 	if err != nil {
 		return nil, err
 	}
+	sessionSlots, err := props.int64("max.incremental.fetch.session.cache.slots")
+	if err != nil {
+		return nil, err
+	}
+	if sessionSlots < 0 || sessionSlots > 1<<20 {
+		return nil, fmt.Errorf("max.incremental.fetch.session.cache.slots=%d: 0 to %d", sessionSlots, 1<<20)
+	}
 	fetchPath := netio.FetchSendfile
 	switch props["fetch.path"] {
 	case "sendfile":
@@ -186,7 +193,7 @@ func startBroker(props Properties, logger *slog.Logger) (*broker, error) {
 	wireCfg := wire.Config{
 		NodeID: int32(nodeID), Host: advertisedHost, Port: advertisedPort,
 		ClusterID: cluster, Cluster: b.cluster, Groups: b.groups, Logger: logger,
-		MinInsyncReplicas: int(minISR),
+		MinInsyncReplicas: int(minISR), FetchSessionCacheSlots: int(sessionSlots),
 	}
 	if standbyOf != "" {
 		b.standby = netio.NewStandby(replCfg, standbyOf)
@@ -293,6 +300,13 @@ func (b *broker) metrics(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "# TYPE spool_log_cleaner_bytes_written_total counter\nspool_log_cleaner_bytes_written_total %d\n", metrics.CleanerBytesWritten.Load())
 	fmt.Fprintf(w, "# TYPE spool_log_cleaner_records_removed_total counter\nspool_log_cleaner_records_removed_total %d\n", metrics.CleanerRecordsRemoved.Load())
 	fmt.Fprintf(w, "# TYPE spool_log_cleaner_last_duration_seconds gauge\nspool_log_cleaner_last_duration_seconds %g\n", float64(metrics.CleanerLastDurationMicros.Load())/1e6)
+	sessions := b.wire.FetchSessionStats()
+	fmt.Fprintf(w, "# TYPE spool_fetch_sessions gauge\nspool_fetch_sessions %d\n", sessions.Sessions)
+	fmt.Fprintf(w, "# TYPE spool_fetch_session_partitions gauge\nspool_fetch_session_partitions %d\n", sessions.Partitions)
+	fmt.Fprintf(w, "# TYPE spool_fetch_session_slots gauge\nspool_fetch_session_slots %d\n", sessions.Slots)
+	fmt.Fprintf(w, "# TYPE spool_fetch_sessions_created_total counter\nspool_fetch_sessions_created_total %d\n", sessions.Created)
+	fmt.Fprintf(w, "# TYPE spool_fetch_sessions_evicted_total counter\nspool_fetch_sessions_evicted_total %d\n", sessions.Evicted)
+	fmt.Fprintf(w, "# TYPE spool_fetch_incremental_total counter\nspool_fetch_incremental_total %d\n", sessions.Incremental)
 	type gauge struct {
 		name  string
 		value func(l *engine.Log) int64
