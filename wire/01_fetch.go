@@ -373,14 +373,17 @@ func requestKey(rt *kmsg.FetchRequestTopic, partition int32, byTopicID bool) ses
 }
 
 // readAndWait reads results, and while fewer than min_bytes are ready
-// waits on their high-watermark notifiers (at most until the deadline)
-// and reads again.
+// and no partition has an error, waits on their high-watermark notifiers
+// (at most until the deadline) and reads again. An error answers at once,
+// as Kafka's delayed fetch does: a consumer told OFFSET_OUT_OF_RANGE or
+// UNKNOWN_TOPIC_OR_PARTITION resets or refreshes its metadata now rather
+// than after max_wait.
 func (s *Server) readAndWait(ctx context.Context, results []fetchPartition, params fetchParams) {
 	var waitOn []<-chan struct{}
 	for {
 		waitOn = waitOn[:0]
 		total := s.readAll(results, params, &waitOn)
-		if total >= int64(params.minBytes) || time.Now().After(params.deadline) || len(waitOn) == 0 {
+		if total >= int64(params.minBytes) || time.Now().After(params.deadline) || len(waitOn) == 0 || anyError(results) {
 			return
 		}
 		for i := range results {
@@ -437,6 +440,16 @@ func (s *Server) readAll(results []fetchPartition, params fetchParams, waitOn *[
 		total += result.read.Bytes
 	}
 	return total
+}
+
+// anyError reports a partition answered with an error code.
+func anyError(results []fetchPartition) bool {
+	for i := range results {
+		if results[i].errorCode != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // waitForData waits until one notifier fires, the timeout passes or ctx

@@ -399,3 +399,30 @@ func httpGet(t *testing.T, url string) string {
 	}
 	return string(body)
 }
+
+// TestFetchErrorAnswersAtOnce: a long poll with a partition in error is
+// answered at once, as Kafka's delayed fetch does, not after max_wait (a
+// consumer past the log end resets its offset now). The other partition
+// has no data, so only the error can end the wait.
+func TestFetchErrorAnswersAtOnce(t *testing.T) {
+	b := testBroker(t, t.TempDir())
+	defer b.close()
+	ctx := ctxTimeout(t, 30*time.Second)
+	if _, err := kadm.NewClient(client(t, b)).CreateTopic(ctx, 2, 1, nil, "errs"); err != nil {
+		t.Fatal(err)
+	}
+	var none [16]byte
+	c := newFetchConn(t, b)
+	req := fetchReq(12, "errs", none, 0, -1, map[int32]int64{0: 0, 1: 1000})
+	req.MinBytes, req.MaxWaitMillis = 1, 10_000
+	started := time.Now()
+	resp := c.fetch(req)
+	waited := time.Since(started)
+	if got := answered(resp); got["errs/1"] != kerr.OffsetOutOfRange.Code || got["errs/0"] != 0 {
+		t.Fatalf("answers %v", got)
+	}
+	// Far below max_wait: the answer did not wait for it.
+	if waited > 5*time.Second {
+		t.Fatalf("an error was answered after %v, as if waiting out max_wait", waited)
+	}
+}
