@@ -86,17 +86,20 @@ const (
 
 // Limits of one pass.
 const (
-	// cleanerKeysMax bounds the offset map of one pass (about 60 bytes an
-	// entry with Go's map overhead: ~120 MiB, near Kafka's 128 MiB
-	// log.cleaner.dedupe.buffer.size). Segments are added to the map
-	// whole; once it holds this many keys the pass stops at that
-	// segment's end and the next pass continues, as Kafka does. The first
-	// dirty segment is always taken whole.
-	cleanerKeysMax = 2 << 20
 	// recordsDecompressedBytesMax bounds one batch's records once
 	// decompressed (the cleaner's and the produce-time key check's).
 	recordsDecompressedBytesMax = 256 << 20
 )
+
+// cleanerKeysMax bounds the offset map of one pass (about 60 bytes an
+// entry with Go's map overhead: ~120 MiB, near Kafka's 128 MiB
+// log.cleaner.dedupe.buffer.size). Batches are added to the map whole; the
+// pass stops before a batch whose records could take the map past this
+// many keys (even in the middle of a segment: the checkpoint may lie
+// inside one) and the next pass continues, as Kafka does. The first dirty
+// batch is always taken, so a pass always makes progress. A variable so
+// tests can lower it.
+var cleanerKeysMax = 2 << 20
 
 // keyDigest is a key's entry in the offset map.
 type keyDigest [16]byte
@@ -268,12 +271,13 @@ func (l *Log) writeCleaned(plan *cleanPlan, stats *CleanStats, stop <-chan struc
 	latest := map[keyDigest]Offset{}
 	var scratch []byte
 	dirtyEnd := plan.firstDirty
+	full := false
 	for _, s := range plan.segments {
+		if full {
+			break
+		}
 		if s.NextOffset() <= plan.firstDirty {
 			continue
-		}
-		if len(latest) >= cleanerKeysMax {
-			break
 		}
 		if stopped() {
 			return nil, 0, ErrCleanAborted
@@ -281,6 +285,9 @@ func (l *Log) writeCleaned(plan *cleanPlan, stats *CleanStats, stop <-chan struc
 		b := s.Bytes(0)
 		for position := int64(0); position < int64(len(b)); {
 			h, err := segment.ParseHeader(b[position:])
+			if err == nil && h.TotalBytes() > int64(len(b))-position {
+				err = segment.ErrBatchLength
+			}
 			if err != nil {
 				return nil, 0, fmt.Errorf("%s at %d: %w", s.Path(), position, err)
 			}
@@ -288,6 +295,13 @@ func (l *Log) writeCleaned(plan *cleanPlan, stats *CleanStats, stop <-chan struc
 			position += h.TotalBytes()
 			if h.NextOffset() <= plan.firstDirty {
 				continue
+			}
+			// The map grows by at most the batch's record count: stop
+			// before a batch that could take it past its bound (the
+			// records of a segment are not bounded by anything else).
+			if dirtyEnd > plan.firstDirty && len(latest)+int(max(h.RecordCount, 0)) > cleanerKeysMax {
+				full = true
+				break
 			}
 			scratch, err = segment.WalkAnyRecords(batch, scratch, recordsDecompressedBytesMax, func(r segment.RecordPosition) bool {
 				if r.Key != nil && r.Offset >= plan.firstDirty {
@@ -298,10 +312,13 @@ func (l *Log) writeCleaned(plan *cleanPlan, stats *CleanStats, stop <-chan struc
 			if err != nil {
 				return nil, 0, fmt.Errorf("%s: batch at %d: %w", s.Path(), h.BaseOffset, err)
 			}
+			dirtyEnd = h.NextOffset()
 		}
-		dirtyEnd = s.NextOffset()
 	}
-	// Segments past the mapped part wait for the next pass.
+	// Segments past the mapped part wait for the next pass; one mapped in
+	// part is rewritten (its records at or past dirtyEnd have no newer
+	// record in the map, so they stay; its tombstones stay, as it is not
+	// wholly clean).
 	segments := plan.segments
 	for len(segments) > 0 && segments[len(segments)-1].BaseOffset() >= dirtyEnd {
 		segments = segments[:len(segments)-1]
@@ -333,6 +350,9 @@ func (l *Log) writeCleaned(plan *cleanPlan, stats *CleanStats, stop <-chan struc
 		removedHere := int64(0)
 		for position := int64(0); position < int64(len(b)); {
 			h, err := segment.ParseHeader(b[position:])
+			if err == nil && h.TotalBytes() > int64(len(b))-position {
+				err = segment.ErrBatchLength
+			}
 			if err != nil {
 				return nil, 0, fmt.Errorf("%s at %d: %w", s.Path(), position, err)
 			}
