@@ -334,7 +334,16 @@ func (l *Log) writeCleaned(plan *cleanPlan, stats *CleanStats, stop <-chan struc
 	deleteHorizon := plan.now - max(plan.cfg.DeleteRetentionMillis, 0)
 	var cleaned []Offset
 	var filter segment.FilterScratch
-	var out []byte
+	// out holds one filtered batch, copied a batch before it is written:
+	// the cleaner's memory is a batch's, never a segment's.
+	var out, copied []byte
+	// writing is the rewritten segment being written, closed on an error.
+	var writing *segment.Segment
+	defer func() {
+		if writing != nil {
+			writing.Close()
+		}
+	}()
 	for _, s := range segments {
 		if stopped() {
 			return nil, 0, ErrCleanAborted
@@ -346,9 +355,9 @@ func (l *Log) writeCleaned(plan *cleanPlan, stats *CleanStats, stop <-chan struc
 			newest = fileModifiedMillis(s.Path(), plan.now)
 		}
 		dropTombstones := s.NextOffset() <= plan.firstDirty && newest < deleteHorizon
-		out = out[:0]
 		removedHere := int64(0)
 		for position := int64(0); position < int64(len(b)); {
+			batchStart := position
 			h, err := segment.ParseHeader(b[position:])
 			if err == nil && h.TotalBytes() > int64(len(b))-position {
 				err = segment.ErrBatchLength
@@ -361,7 +370,7 @@ func (l *Log) writeCleaned(plan *cleanPlan, stats *CleanStats, stop <-chan struc
 			lastOfSegment := position >= int64(len(b))
 			keepEmpty := lastOfSegment || (h.ProducerID >= 0 && plan.producerLast[h.ProducerID] == h.BaseOffset)
 			var removed int
-			out, _, removed, err = segment.FilterBatch(out, batch, &filter, recordsDecompressedBytesMax, keepEmpty, func(r segment.RecordPosition) bool {
+			out, _, removed, err = segment.FilterBatch(out[:0], batch, &filter, recordsDecompressedBytesMax, keepEmpty, func(r segment.RecordPosition) bool {
 				if r.Key == nil {
 					return false
 				}
@@ -374,16 +383,42 @@ func (l *Log) writeCleaned(plan *cleanPlan, stats *CleanStats, stop <-chan struc
 				return nil, 0, fmt.Errorf("%s: batch at %d: %w", s.Path(), h.BaseOffset, err)
 			}
 			removedHere += int64(removed)
+			if removed > 0 && writing == nil {
+				// The segment's first lost record: it is written anew,
+				// from the batches before this one, unchanged.
+				if writing, err = createCleanedSegment(dir, s, plan.segmentConfig); err != nil {
+					return nil, 0, err
+				}
+				for p := int64(0); p < batchStart; {
+					ph, err := segment.ParseHeader(b[p:])
+					if err != nil {
+						return nil, 0, fmt.Errorf("%s at %d: %w", s.Path(), p, err)
+					}
+					copied = append(copied[:0], b[p:p+ph.TotalBytes()]...)
+					p += ph.TotalBytes()
+					if err := appendCleaned(writing, copied, plan.now); err != nil {
+						return nil, 0, err
+					}
+				}
+			}
+			if writing != nil && len(out) > 0 {
+				if err := appendCleaned(writing, out, plan.now); err != nil {
+					return nil, 0, err
+				}
+			}
 		}
-		if removedHere == 0 {
+		if writing == nil {
 			continue // nothing to remove: the segment stays as it is
 		}
-		if err := writeCleanedSegment(dir, s, out, plan.segmentConfig, plan.now); err != nil {
+		written := writing.Size()
+		err := sealCleanedSegment(dir, s, writing)
+		writing = nil
+		if err != nil {
 			return nil, 0, err
 		}
 		cleaned = append(cleaned, s.BaseOffset())
 		stats.Segments++
-		stats.BytesWritten += int64(len(out))
+		stats.BytesWritten += written
 		stats.RecordsRemoved += removedHere
 	}
 	if err := segment.SyncDir(dir); err != nil {
@@ -392,37 +427,41 @@ func (l *Log) writeCleaned(plan *cleanPlan, stats *CleanStats, stop <-chan struc
 	return cleaned, dirtyEnd, nil
 }
 
-// writeCleanedSegment writes batches (whole, stamped, ascending) as the
-// segment at the original's base offset in dir: indexes built as appends
-// build them, sealed (synced and cut), and the .log given the original's
-// modification time.
-func writeCleanedSegment(dir string, original *segment.Segment, batches []byte, cfg segment.Config, now int64) error {
-	// Exactly the room the batches need: Create preallocates it, Seal
-	// cuts to it.
-	cfg.SegmentBytes = min(max(int64(len(batches)), segment.SegmentBytesMin), segment.SegmentBytesMax)
+// createCleanedSegment creates the rewritten segment of original in dir.
+// Its size is not known until it is written (a recompressed batch may even
+// outgrow the original's): it is written with pwrite, without
+// preallocation, into a file that grows as it is written, under the
+// format's largest size, and Seal cuts it to what it holds.
+func createCleanedSegment(dir string, original *segment.Segment, cfg segment.Config) (*segment.Segment, error) {
+	cfg.SegmentBytes = segment.SegmentBytesMax
+	cfg.WriteMode = segment.WritePwrite
+	cfg.Preallocate = false
 	cfg.Faults = nil
-	s, err := segment.Create(dir, original.BaseOffset(), cfg)
+	return segment.Create(dir, original.BaseOffset(), cfg)
+}
+
+// appendCleaned appends one whole, stamped batch (which it may stamp again
+// in place, with the same values) to a rewritten segment: indexes built as
+// appends build them.
+func appendCleaned(s *segment.Segment, batch []byte, now int64) error {
+	h, err := segment.ParseHeader(batch)
 	if err != nil {
 		return err
 	}
-	for position := int64(0); position < int64(len(batches)); {
-		h, err := segment.ParseHeader(batches[position:])
-		if err != nil {
-			s.Close()
-			return err
-		}
-		b := batches[position : position+h.TotalBytes()]
-		position += h.TotalBytes()
-		if err := s.AppendStored(b, &h, now); err != nil {
-			s.Close()
-			return fmt.Errorf("cleaned segment %d: batch at %d: %w", original.BaseOffset(), h.BaseOffset, err)
-		}
+	if err := s.AppendStored(batch[:h.TotalBytes()], &h, now); err != nil {
+		return fmt.Errorf("cleaned segment %s: batch at %d: %w", s.Path(), h.BaseOffset, err)
 	}
-	if err := s.Seal(); err != nil {
-		s.Close()
+	return nil
+}
+
+// sealCleanedSegment seals (syncs and cuts) and closes a rewritten segment,
+// and gives its .log the original's modification time.
+func sealCleanedSegment(dir string, original, s *segment.Segment) error {
+	err := s.Seal()
+	s.Close()
+	if err != nil {
 		return err
 	}
-	s.Close()
 	if info, err := os.Stat(original.Path()); err == nil {
 		os.Chtimes(filepath.Join(dir, segment.FileName(original.BaseOffset(), segment.LogSuffix)), info.ModTime(), info.ModTime())
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -659,6 +660,45 @@ func TestCleanBoundsOffsetMap(t *testing.T) {
 	if got := readRecords(t, l); len(got) != 40 {
 		t.Fatalf("%d records after every pass, want one for each of 40 keys", len(got))
 	}
+}
+
+// TestCleanMemoryIsABatchNotASegment cleans a 4 MiB segment of 64 KiB
+// records: the pass must not hold the rewritten segment in memory (with
+// segment.bytes at its 1 GiB default that would be a gigabyte or two per
+// pass), only a batch or so.
+func TestCleanMemoryIsABatchNotASegment(t *testing.T) {
+	var now atomic.Int64
+	now.Store(10_000_000)
+	cfg := compactConfig(&now)
+	cfg.Segment.SegmentBytes = 8 << 20
+	cfg.Segment.IndexIntervalBytes = 4096
+	cfg.MaxMessageBytes = 1 << 20
+	shard, l := newShardLog(t, t.TempDir(), cfg)
+	value := strings.Repeat("v", 64<<10)
+	var written []keyedRecord
+	for i := 0; i < 64; i++ {
+		key := fmt.Sprintf("key-%d", i%60)
+		info := appendOn(t, shard, l, keyedBatch(now.Load(), key, value+fmt.Sprint(i)))
+		written = append(written, keyedRecord{offset: info.BaseOffset, key: key, value: value + fmt.Sprint(i)})
+	}
+	rollOn(t, shard, l)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	stats, _, err := Clean(l, shard, true, nil)
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Segments != 1 || stats.BytesRead < 4<<20 {
+		t.Fatalf("%+v: want one segment of 4 MiB rewritten", stats)
+	}
+	allocated := after.TotalAlloc - before.TotalAlloc
+	t.Logf("%+v: %d bytes allocated", stats, allocated)
+	if allocated > 1<<20 {
+		t.Fatalf("a pass over %d bytes allocated %d bytes", stats.BytesRead, allocated)
+	}
+	checkCompacted(t, l, written, l.CleanerCheckpoint())
 }
 
 func TestCleanWaitsForMinCompactionLag(t *testing.T) {
