@@ -86,17 +86,20 @@ const (
 
 // Limits of one pass.
 const (
-	// cleanerKeysMax bounds the offset map of one pass (about 60 bytes an
-	// entry with Go's map overhead: ~120 MiB, near Kafka's 128 MiB
-	// log.cleaner.dedupe.buffer.size). Segments are added to the map
-	// whole; once it holds this many keys the pass stops at that
-	// segment's end and the next pass continues, as Kafka does. The first
-	// dirty segment is always taken whole.
-	cleanerKeysMax = 2 << 20
 	// recordsDecompressedBytesMax bounds one batch's records once
 	// decompressed (the cleaner's and the produce-time key check's).
 	recordsDecompressedBytesMax = 256 << 20
 )
+
+// cleanerKeysMax bounds the offset map of one pass (about 60 bytes an
+// entry with Go's map overhead: ~120 MiB, near Kafka's 128 MiB
+// log.cleaner.dedupe.buffer.size). Batches are added to the map whole; the
+// pass stops before a batch whose records could take the map past this
+// many keys (even in the middle of a segment: the checkpoint may lie
+// inside one) and the next pass continues, as Kafka does. The first dirty
+// batch is always taken, so a pass always makes progress. A variable so
+// tests can lower it.
+var cleanerKeysMax = 2 << 20
 
 // keyDigest is a key's entry in the offset map.
 type keyDigest [16]byte
@@ -268,12 +271,13 @@ func (l *Log) writeCleaned(plan *cleanPlan, stats *CleanStats, stop <-chan struc
 	latest := map[keyDigest]Offset{}
 	var scratch []byte
 	dirtyEnd := plan.firstDirty
+	full := false
 	for _, s := range plan.segments {
+		if full {
+			break
+		}
 		if s.NextOffset() <= plan.firstDirty {
 			continue
-		}
-		if len(latest) >= cleanerKeysMax {
-			break
 		}
 		if stopped() {
 			return nil, 0, ErrCleanAborted
@@ -281,6 +285,9 @@ func (l *Log) writeCleaned(plan *cleanPlan, stats *CleanStats, stop <-chan struc
 		b := s.Bytes(0)
 		for position := int64(0); position < int64(len(b)); {
 			h, err := segment.ParseHeader(b[position:])
+			if err == nil && h.TotalBytes() > int64(len(b))-position {
+				err = segment.ErrBatchLength
+			}
 			if err != nil {
 				return nil, 0, fmt.Errorf("%s at %d: %w", s.Path(), position, err)
 			}
@@ -288,6 +295,13 @@ func (l *Log) writeCleaned(plan *cleanPlan, stats *CleanStats, stop <-chan struc
 			position += h.TotalBytes()
 			if h.NextOffset() <= plan.firstDirty {
 				continue
+			}
+			// The map grows by at most the batch's record count: stop
+			// before a batch that could take it past its bound (the
+			// records of a segment are not bounded by anything else).
+			if dirtyEnd > plan.firstDirty && len(latest)+int(max(h.RecordCount, 0)) > cleanerKeysMax {
+				full = true
+				break
 			}
 			scratch, err = segment.WalkAnyRecords(batch, scratch, recordsDecompressedBytesMax, func(r segment.RecordPosition) bool {
 				if r.Key != nil && r.Offset >= plan.firstDirty {
@@ -298,10 +312,13 @@ func (l *Log) writeCleaned(plan *cleanPlan, stats *CleanStats, stop <-chan struc
 			if err != nil {
 				return nil, 0, fmt.Errorf("%s: batch at %d: %w", s.Path(), h.BaseOffset, err)
 			}
+			dirtyEnd = h.NextOffset()
 		}
-		dirtyEnd = s.NextOffset()
 	}
-	// Segments past the mapped part wait for the next pass.
+	// Segments past the mapped part wait for the next pass; one mapped in
+	// part is rewritten (its records at or past dirtyEnd have no newer
+	// record in the map, so they stay; its tombstones stay, as it is not
+	// wholly clean).
 	segments := plan.segments
 	for len(segments) > 0 && segments[len(segments)-1].BaseOffset() >= dirtyEnd {
 		segments = segments[:len(segments)-1]
@@ -317,7 +334,16 @@ func (l *Log) writeCleaned(plan *cleanPlan, stats *CleanStats, stop <-chan struc
 	deleteHorizon := plan.now - max(plan.cfg.DeleteRetentionMillis, 0)
 	var cleaned []Offset
 	var filter segment.FilterScratch
-	var out []byte
+	// out holds one filtered batch, copied a batch before it is written:
+	// the cleaner's memory is a batch's, never a segment's.
+	var out, copied []byte
+	// writing is the rewritten segment being written, closed on an error.
+	var writing *segment.Segment
+	defer func() {
+		if writing != nil {
+			writing.Close()
+		}
+	}()
 	for _, s := range segments {
 		if stopped() {
 			return nil, 0, ErrCleanAborted
@@ -329,10 +355,13 @@ func (l *Log) writeCleaned(plan *cleanPlan, stats *CleanStats, stop <-chan struc
 			newest = fileModifiedMillis(s.Path(), plan.now)
 		}
 		dropTombstones := s.NextOffset() <= plan.firstDirty && newest < deleteHorizon
-		out = out[:0]
 		removedHere := int64(0)
 		for position := int64(0); position < int64(len(b)); {
+			batchStart := position
 			h, err := segment.ParseHeader(b[position:])
+			if err == nil && h.TotalBytes() > int64(len(b))-position {
+				err = segment.ErrBatchLength
+			}
 			if err != nil {
 				return nil, 0, fmt.Errorf("%s at %d: %w", s.Path(), position, err)
 			}
@@ -341,7 +370,7 @@ func (l *Log) writeCleaned(plan *cleanPlan, stats *CleanStats, stop <-chan struc
 			lastOfSegment := position >= int64(len(b))
 			keepEmpty := lastOfSegment || (h.ProducerID >= 0 && plan.producerLast[h.ProducerID] == h.BaseOffset)
 			var removed int
-			out, _, removed, err = segment.FilterBatch(out, batch, &filter, recordsDecompressedBytesMax, keepEmpty, func(r segment.RecordPosition) bool {
+			out, _, removed, err = segment.FilterBatch(out[:0], batch, &filter, recordsDecompressedBytesMax, keepEmpty, func(r segment.RecordPosition) bool {
 				if r.Key == nil {
 					return false
 				}
@@ -354,16 +383,42 @@ func (l *Log) writeCleaned(plan *cleanPlan, stats *CleanStats, stop <-chan struc
 				return nil, 0, fmt.Errorf("%s: batch at %d: %w", s.Path(), h.BaseOffset, err)
 			}
 			removedHere += int64(removed)
+			if removed > 0 && writing == nil {
+				// The segment's first lost record: it is written anew,
+				// from the batches before this one, unchanged.
+				if writing, err = createCleanedSegment(dir, s, plan.segmentConfig); err != nil {
+					return nil, 0, err
+				}
+				for p := int64(0); p < batchStart; {
+					ph, err := segment.ParseHeader(b[p:])
+					if err != nil {
+						return nil, 0, fmt.Errorf("%s at %d: %w", s.Path(), p, err)
+					}
+					copied = append(copied[:0], b[p:p+ph.TotalBytes()]...)
+					p += ph.TotalBytes()
+					if err := appendCleaned(writing, copied, plan.now); err != nil {
+						return nil, 0, err
+					}
+				}
+			}
+			if writing != nil && len(out) > 0 {
+				if err := appendCleaned(writing, out, plan.now); err != nil {
+					return nil, 0, err
+				}
+			}
 		}
-		if removedHere == 0 {
+		if writing == nil {
 			continue // nothing to remove: the segment stays as it is
 		}
-		if err := writeCleanedSegment(dir, s, out, plan.segmentConfig, plan.now); err != nil {
+		written := writing.Size()
+		err := sealCleanedSegment(dir, s, writing)
+		writing = nil
+		if err != nil {
 			return nil, 0, err
 		}
 		cleaned = append(cleaned, s.BaseOffset())
 		stats.Segments++
-		stats.BytesWritten += int64(len(out))
+		stats.BytesWritten += written
 		stats.RecordsRemoved += removedHere
 	}
 	if err := segment.SyncDir(dir); err != nil {
@@ -372,37 +427,41 @@ func (l *Log) writeCleaned(plan *cleanPlan, stats *CleanStats, stop <-chan struc
 	return cleaned, dirtyEnd, nil
 }
 
-// writeCleanedSegment writes batches (whole, stamped, ascending) as the
-// segment at the original's base offset in dir: indexes built as appends
-// build them, sealed (synced and cut), and the .log given the original's
-// modification time.
-func writeCleanedSegment(dir string, original *segment.Segment, batches []byte, cfg segment.Config, now int64) error {
-	// Exactly the room the batches need: Create preallocates it, Seal
-	// cuts to it.
-	cfg.SegmentBytes = min(max(int64(len(batches)), segment.SegmentBytesMin), segment.SegmentBytesMax)
+// createCleanedSegment creates the rewritten segment of original in dir.
+// Its size is not known until it is written (a recompressed batch may even
+// outgrow the original's): it is written with pwrite, without
+// preallocation, into a file that grows as it is written, under the
+// format's largest size, and Seal cuts it to what it holds.
+func createCleanedSegment(dir string, original *segment.Segment, cfg segment.Config) (*segment.Segment, error) {
+	cfg.SegmentBytes = segment.SegmentBytesMax
+	cfg.WriteMode = segment.WritePwrite
+	cfg.Preallocate = false
 	cfg.Faults = nil
-	s, err := segment.Create(dir, original.BaseOffset(), cfg)
+	return segment.Create(dir, original.BaseOffset(), cfg)
+}
+
+// appendCleaned appends one whole, stamped batch (which it may stamp again
+// in place, with the same values) to a rewritten segment: indexes built as
+// appends build them.
+func appendCleaned(s *segment.Segment, batch []byte, now int64) error {
+	h, err := segment.ParseHeader(batch)
 	if err != nil {
 		return err
 	}
-	for position := int64(0); position < int64(len(batches)); {
-		h, err := segment.ParseHeader(batches[position:])
-		if err != nil {
-			s.Close()
-			return err
-		}
-		b := batches[position : position+h.TotalBytes()]
-		position += h.TotalBytes()
-		if err := s.AppendStored(b, &h, now); err != nil {
-			s.Close()
-			return fmt.Errorf("cleaned segment %d: batch at %d: %w", original.BaseOffset(), h.BaseOffset, err)
-		}
+	if err := s.AppendStored(batch[:h.TotalBytes()], &h, now); err != nil {
+		return fmt.Errorf("cleaned segment %s: batch at %d: %w", s.Path(), h.BaseOffset, err)
 	}
-	if err := s.Seal(); err != nil {
-		s.Close()
+	return nil
+}
+
+// sealCleanedSegment seals (syncs and cuts) and closes a rewritten segment,
+// and gives its .log the original's modification time.
+func sealCleanedSegment(dir string, original, s *segment.Segment) error {
+	err := s.Seal()
+	s.Close()
+	if err != nil {
 		return err
 	}
-	s.Close()
 	if info, err := os.Stat(original.Path()); err == nil {
 		os.Chtimes(filepath.Join(dir, segment.FileName(original.BaseOffset(), segment.LogSuffix)), info.ModTime(), info.ModTime())
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -616,6 +617,88 @@ func TestStandbyCopiesCompactedLog(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("standby holds\n%v\nleader holds\n%v", got, want)
 	}
+}
+
+// TestCleanBoundsOffsetMap lowers the offset map's bound below the keys of
+// one segment: a pass must stop at a batch inside the segment (the map
+// never holds more than the bound), leave the checkpoint there, and the
+// passes after it finish the job with every key's newest record kept.
+func TestCleanBoundsOffsetMap(t *testing.T) {
+	defer func(saved int) { cleanerKeysMax = saved }(cleanerKeysMax)
+	cleanerKeysMax = 8
+	var now atomic.Int64
+	now.Store(10_000_000)
+	shard, l := newShardLog(t, t.TempDir(), compactConfig(&now))
+	// 40 distinct keys, one record per batch, then updates of them all.
+	written := writeUpdates(t, shard, l, 40, 3, now.Load())
+	rollOn(t, shard, l)
+	first := l.segments.Load().segments[0]
+	if first.NextOffset()-first.BaseOffset() <= Offset(cleanerKeysMax) {
+		t.Fatalf("the first segment holds only %d offsets", first.NextOffset()-first.BaseOffset())
+	}
+	if _, _, err := Clean(l, shard, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Each batch holds one key: the pass maps exactly cleanerKeysMax.
+	if got, want := l.CleanerCheckpoint(), first.BaseOffset()+Offset(cleanerKeysMax); got != want {
+		t.Fatalf("checkpoint %d after a pass bounded to %d keys, want %d (inside the first segment, which ends at %d)", got, cleanerKeysMax, want, first.NextOffset())
+	}
+	checkCompacted(t, l, written, l.CleanerCheckpoint())
+	for pass := 0; l.CleanerCheckpoint() < l.segments.Load().segments[len(l.segments.Load().segments)-1].BaseOffset(); pass++ {
+		if pass > 100 {
+			t.Fatalf("no end to the passes: checkpoint %d", l.CleanerCheckpoint())
+		}
+		before := l.CleanerCheckpoint()
+		if _, ran, err := Clean(l, shard, true, nil); err != nil || !ran {
+			t.Fatalf("pass %d: ran %v, %v", pass, ran, err)
+		}
+		if after := l.CleanerCheckpoint(); after <= before || after-before > Offset(cleanerKeysMax) {
+			t.Fatalf("pass %d moved the checkpoint %d -> %d", pass, before, after)
+		}
+		checkCompacted(t, l, written, l.CleanerCheckpoint())
+	}
+	if got := readRecords(t, l); len(got) != 40 {
+		t.Fatalf("%d records after every pass, want one for each of 40 keys", len(got))
+	}
+}
+
+// TestCleanMemoryIsABatchNotASegment cleans a 4 MiB segment of 64 KiB
+// records: the pass must not hold the rewritten segment in memory (with
+// segment.bytes at its 1 GiB default that would be a gigabyte or two per
+// pass), only a batch or so.
+func TestCleanMemoryIsABatchNotASegment(t *testing.T) {
+	var now atomic.Int64
+	now.Store(10_000_000)
+	cfg := compactConfig(&now)
+	cfg.Segment.SegmentBytes = 8 << 20
+	cfg.Segment.IndexIntervalBytes = 4096
+	cfg.MaxMessageBytes = 1 << 20
+	shard, l := newShardLog(t, t.TempDir(), cfg)
+	value := strings.Repeat("v", 64<<10)
+	var written []keyedRecord
+	for i := 0; i < 64; i++ {
+		key := fmt.Sprintf("key-%d", i%60)
+		info := appendOn(t, shard, l, keyedBatch(now.Load(), key, value+fmt.Sprint(i)))
+		written = append(written, keyedRecord{offset: info.BaseOffset, key: key, value: value + fmt.Sprint(i)})
+	}
+	rollOn(t, shard, l)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	stats, _, err := Clean(l, shard, true, nil)
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Segments != 1 || stats.BytesRead < 4<<20 {
+		t.Fatalf("%+v: want one segment of 4 MiB rewritten", stats)
+	}
+	allocated := after.TotalAlloc - before.TotalAlloc
+	t.Logf("%+v: %d bytes allocated", stats, allocated)
+	if allocated > 1<<20 {
+		t.Fatalf("a pass over %d bytes allocated %d bytes", stats.BytesRead, allocated)
+	}
+	checkCompacted(t, l, written, l.CleanerCheckpoint())
 }
 
 func TestCleanWaitsForMinCompactionLag(t *testing.T) {

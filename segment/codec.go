@@ -92,6 +92,7 @@ func decompressSnappy(dst, src []byte, maxBytes int64) ([]byte, error) {
 	if !bytes.HasPrefix(src, xerialMagic) {
 		return snappyBlock(dst, src, maxBytes)
 	}
+	start := len(dst)
 	if len(src) < xerialHeaderBytes {
 		return dst, errors.New("short xerial header")
 	}
@@ -106,13 +107,22 @@ func decompressSnappy(dst, src []byte, maxBytes int64) ([]byte, error) {
 			return dst, errors.New("xerial block past the end")
 		}
 		var err error
-		if dst, err = snappyBlock(dst, rest[:n], maxBytes); err != nil {
+		// The blocks share the budget: each may use only what the ones
+		// before it left.
+		if dst, err = snappyBlock(dst, rest[:n], maxBytes-int64(len(dst)-start)); err != nil {
 			return dst, err
 		}
 		rest = rest[n:]
 	}
 	return dst, nil
 }
+
+// snappyMaxExpansion bounds what one byte of a snappy block can decode to:
+// the densest element, a 2-byte-offset copy, spends 3 bytes on 64 (a
+// literal spends at least one byte per byte). A block whose header claims
+// more is not snappy; refusing it before the output is allocated keeps a
+// few forged bytes from costing maxBytes of memory.
+const snappyMaxExpansion = 22
 
 // snappyBlock appends one raw snappy block's contents to dst.
 func snappyBlock(dst, block []byte, maxBytes int64) ([]byte, error) {
@@ -122,6 +132,9 @@ func snappyBlock(dst, block []byte, maxBytes int64) ([]byte, error) {
 	}
 	if int64(n) > maxBytes {
 		return dst, fmt.Errorf("more than %d bytes", maxBytes)
+	}
+	if int64(n) > snappyMaxExpansion*int64(len(block)) {
+		return dst, fmt.Errorf("a %d-byte snappy block cannot hold %d bytes", len(block), n)
 	}
 	start := len(dst)
 	dst = append(dst, make([]byte, n)...)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"testing"
 
 	"spool/internal/batchtest"
@@ -33,6 +34,52 @@ func TestCodecRoundTrip(t *testing.T) {
 	}
 	if _, err := Decompress(nil, raw[:3], CodecSnappy, 1<<20); err == nil {
 		t.Fatal("a cut xerial header decompressed")
+	}
+}
+
+// TestSnappyDecompressBounds checks that snappy input cannot make
+// Decompress allocate far more than its limit or than its bytes can hold:
+// xerial blocks share one budget, and a block whose header claims more than
+// snappy can encode in its bytes is refused before its output is allocated.
+func TestSnappyDecompressBounds(t *testing.T) {
+	allocated := func(f func()) uint64 {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		f()
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	// The densest real snappy still decodes: 4 MiB of zeros.
+	zeros := make([]byte, 4<<20)
+	compressed, err := Compress(nil, zeros, CodecSnappy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Decompress(nil, compressed, CodecSnappy, int64(len(zeros))); err != nil || !bytes.Equal(got, zeros) {
+		t.Fatalf("zeros: %v", err)
+	}
+	// A 6-byte raw block claiming 200 MiB.
+	forged := binary.AppendUvarint(nil, 200<<20)
+	forged = append(forged, 0, 0)
+	var derr error
+	if n := allocated(func() { _, derr = Decompress(nil, forged, CodecSnappy, 256<<20) }); derr == nil || n > 1<<20 {
+		t.Fatalf("forged block: %v, %d bytes allocated", derr, n)
+	}
+	// 40 xerial blocks of 1 MiB of zeros each under a 1 MiB limit: refused
+	// after about the limit, not after all 40.
+	block, err := Compress(nil, make([]byte, 1<<20), CodecSnappy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block = block[xerialHeaderBytes:] // one chunk of 32 KiB, length-prefixed, repeated below
+	chunk := block[:4+binary.BigEndian.Uint32(block)]
+	xerial := append([]byte(nil), compressed[:xerialHeaderBytes]...)
+	for range 40 * (1 << 20) / xerialBlockBytes {
+		xerial = append(xerial, chunk...)
+	}
+	if n := allocated(func() { _, derr = Decompress(nil, xerial, CodecSnappy, 1<<20) }); derr == nil || n > 8<<20 {
+		t.Fatalf("xerial past its limit: %v, %d bytes allocated", derr, n)
 	}
 }
 
