@@ -302,6 +302,10 @@ func (l *Log) prepareSync() bool {
 	return true
 }
 
+// unsyncedBytes is how much of the active segment no sync covers yet.
+// Writer only.
+func (l *Log) unsyncedBytes() int64 { return l.active.Size() - l.active.SyncedSize() }
+
 // runSync performs l.job; any goroutine, while the writer keeps appending.
 func (l *Log) runSync() {
 	l.job.err = l.job.segment.SyncRange(l.job.from, l.job.to)

@@ -36,6 +36,13 @@ const (
 	// after another, a request that touches 16 partitions waited for 16
 	// flushes in a row.
 	shardSyncWorkers = 8
+	// shardSyncAheadBytes: a log with this many unsynced bytes is synced in
+	// the background even when nobody waits on it (acks=1 traffic between
+	// interval flushes). A roll seals the old segment on the shard
+	// goroutine, and that fdatasync covered up to an interval's worth of
+	// writes: 155 ms for 256 MiB (BenchmarkRollSeal), every partition of
+	// the shard stalled meanwhile. Syncing ahead bounds it to this much.
+	shardSyncAheadBytes = 16 << 20
 )
 
 // ShardConfig configures a shard.
@@ -293,18 +300,18 @@ func (s *Shard) markDirty(l *Log) {
 	s.dirty = append(s.dirty, l)
 }
 
-// startSyncs hands dirty logs to the sync worker: group-commit logs when a
-// durable append waits on them, interval logs only on the tick; a tick also
-// syncs group-commit logs nobody waits on, which bounds the loss window of
-// acks=1 to one interval. Logs already syncing are revisited when their
-// sync finishes.
+// startSyncs hands dirty logs to the sync workers: group-commit logs when a
+// durable append waits on them or shardSyncAheadBytes are unsynced,
+// interval logs only on the tick; a tick also syncs group-commit logs
+// nobody waits on, which bounds the loss window of acks=1 to one interval.
+// Logs already syncing are revisited when their sync finishes.
 func (s *Shard) startSyncs(tick bool) {
 	kept := s.dirty[:0]
 	for _, l := range s.dirty {
 		switch {
 		case l.syncing:
 			kept = append(kept, l)
-		case l.cfg.FlushPolicy == FlushInterval && !tick, !tick && !s.hasWaiter(l):
+		case l.cfg.FlushPolicy == FlushInterval && !tick, !tick && !s.hasWaiter(l) && l.unsyncedBytes() < shardSyncAheadBytes:
 			kept = append(kept, l)
 		case s.startSync(l):
 			kept = append(kept, l)
