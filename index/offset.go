@@ -33,7 +33,7 @@ import (
 
 // Offset index format. Never changes: it is Kafka's, and files on disk have it.
 const (
-	offsetEntryBytes = 8
+	offsetEntryBytes = OffsetEntryBytes
 	offsetRelativeAt = 0 // byte of the relative offset within an entry
 	offsetPositionAt = 4 // byte of the file position within an entry
 )

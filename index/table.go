@@ -96,6 +96,12 @@ const (
 	lookupAttemptsMax = 4
 )
 
+// Entry sizes, for callers that size an index's capacity.
+const (
+	OffsetEntryBytes = 8  // relative offset, position
+	TimeEntryBytes   = 12 // timestamp, relative offset
+)
+
 // Errors an index returns.
 var (
 	// ErrFull says the entry does not fit: the index is at its capacity,

@@ -30,7 +30,7 @@ import (
 
 // Time index format. Never changes: it is Kafka's, and files on disk have it.
 const (
-	timeEntryBytes      = 12
+	timeEntryBytes      = TimeEntryBytes
 	timeTimestampHighAt = 0 // byte of the timestamp's high 32 bits within an entry
 	timeTimestampLowAt  = 4 // byte of its low 32 bits
 	timeRelativeAt      = 8 // byte of the relative offset

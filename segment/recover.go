@@ -192,10 +192,10 @@ func (s *Segment) recover(fileBytes int64, report *Recovery) error {
 	report.Scanned = true
 	report.IndexRebuilt = true
 	limit := min(fileBytes, int64(len(s.mapping)))
-	if err := s.offsets.Grow(s.cfg.IndexBytes); err != nil {
+	if err := s.offsets.Grow(s.indexCapacity(index.OffsetEntryBytes)); err != nil {
 		return err
 	}
-	if err := s.times.Grow(s.cfg.IndexBytes); err != nil {
+	if err := s.times.Grow(s.indexCapacity(index.TimeEntryBytes)); err != nil {
 		return err
 	}
 	s.offsets.Reset()

@@ -306,16 +306,35 @@ func (s *Segment) Activate() error {
 			return err
 		}
 	}
-	if err := s.offsets.Grow(s.cfg.IndexBytes); err != nil {
+	if err := s.offsets.Grow(s.indexCapacity(index.OffsetEntryBytes)); err != nil {
 		return err
 	}
-	if err := s.times.Grow(s.cfg.IndexBytes); err != nil {
+	if err := s.times.Grow(s.indexCapacity(index.TimeEntryBytes)); err != nil {
 		return err
 	}
 	s.sealed = false
 	s.syncedSize = s.size.Load()
 	s.firstAppendMillis = 0
 	return nil
+}
+
+// indexCapacity is the bytes an index of entryBytes entries reserves for
+// this segment (fallocate'd by Grow). indexBatch adds an entry only after
+// more than index.interval.bytes, and at least one batch, since the last
+// one, so a .log of len(mapping) bytes never needs more than
+// len(mapping)/max(interval+1, batch header)+1 entries (the time index
+// adds one only beside an offset entry). segment.index.bytes, Kafka's
+// capacity, caps it; for 1 GiB segments at Kafka's 4 KiB interval that
+// is 2 MiB and 3 MiB instead of 10 MiB each, for small segments far less.
+// An index that fills anyway rolls the segment, as at the cap.
+func (s *Segment) indexCapacity(entryBytes int64) int64 {
+	return indexCapacity(int64(len(s.mapping)), s.cfg, entryBytes)
+}
+
+func indexCapacity(logBytes int64, cfg Config, entryBytes int64) int64 {
+	spacing := max(cfg.IndexIntervalBytes+1, BatchHeaderBytes)
+	entries := logBytes/spacing + 2
+	return max(min(cfg.IndexBytes, entries*entryBytes), entryBytes)
 }
 
 // BaseOffset is the offset of the segment's first batch.

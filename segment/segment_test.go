@@ -2,10 +2,12 @@ package segment
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"spool/index"
 	"spool/internal/batchtest"
 )
 
@@ -294,4 +296,49 @@ func TestLostIndexIsRebuilt(t *testing.T) {
 		t.Fatal("indexes not rebuilt")
 	}
 	checkPlans(t, reopened, batches)
+}
+
+// TestIndexCapacityNeverFillsFirst: indexes reserve only what the .log can
+// need (indexCapacity), so the .log must always fill before either index,
+// whatever the index interval, with the smallest batches and ascending
+// timestamps (a time entry beside every offset entry). And for 1 GiB
+// segments at Kafka's defaults the reservation is 2 MiB and 3 MiB, not
+// segment.index.bytes (10 MiB) each.
+func TestIndexCapacityNeverFillsFirst(t *testing.T) {
+	for _, interval := range []int64{1, 60, 61, 62, 100, 4096} {
+		t.Run(fmt.Sprint("interval=", interval), func(t *testing.T) {
+			cfg := testConfig(WritePwrite)
+			cfg.SegmentBytes, cfg.IndexBytes, cfg.IndexIntervalBytes = 256<<10, 10<<20, interval
+			s, err := Create(t.TempDir(), 0, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			var full error
+			biggest := int64(0)
+			for i := 0; full == nil; i++ {
+				b := batchtest.Values(1, i%3, int64(1_000_000+i))
+				h, _ := ValidateBatch(b)
+				biggest = max(biggest, int64(len(b)))
+				full = s.Append(b, &h, s.NextOffset(), 0, 1)
+			}
+			if !errors.Is(full, ErrFull) {
+				t.Fatalf("append: %v", full)
+			}
+			if s.Size()+biggest <= cfg.SegmentBytes {
+				t.Fatalf("full at %d of %d bytes: an index filled before the .log (%d offset, %d time entries)",
+					s.Size(), cfg.SegmentBytes, s.offsets.Entries(), s.times.Entries())
+			}
+		})
+	}
+	defaults := Config{}.WithDefaults()
+	if got := indexCapacity(1<<30, defaults, index.OffsetEntryBytes); got < 2<<20-1<<10 || got > 2<<20 {
+		t.Fatalf("offset index for 1 GiB: %d bytes", got)
+	}
+	if got := indexCapacity(1<<30, defaults, index.TimeEntryBytes); got < 3<<20-1<<10 || got > 3<<20 {
+		t.Fatalf("time index for 1 GiB: %d bytes", got)
+	}
+	if got := indexCapacity(1<<30, Config{IndexBytes: 1 << 20, IndexIntervalBytes: 4096}, index.TimeEntryBytes); got != 1<<20 {
+		t.Fatalf("segment.index.bytes does not cap: %d", got)
+	}
 }

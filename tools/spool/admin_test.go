@@ -161,11 +161,11 @@ func TestLogAppendTime(t *testing.T) {
 // TestNewPartitionsDoNotReserveSegmentBytes: a topic's new partitions cost
 // their indexes' blocks, not segment.bytes of disk each (Kafka's default,
 // preallocate=false): 32 partitions of 1 GiB segments must not take 32 GiB
-// the moment they are created. The topic config preallocate=true (or the
+// the moment they are created, nor 32 × 20 MiB of index reservations. The topic config preallocate=true (or the
 // broker's log.preallocate) reserves whole segments, as Kafka does.
 func TestNewPartitionsDoNotReserveSegmentBytes(t *testing.T) {
 	dir := t.TempDir()
-	b := testBroker(t, dir, "--log.segment.bytes=1073741824")
+	b := testBroker(t, dir, "--log.segment.bytes=1073741824", "--log.index.size.max.bytes=10485760")
 	defer b.close()
 	c := client(t, b, kgo.DefaultProduceTopic("wide"))
 	admin := kadm.NewClient(c)
@@ -179,9 +179,11 @@ func TestNewPartitionsDoNotReserveSegmentBytes(t *testing.T) {
 	if err := c.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// Indexes: 2 × log.index.size.max.bytes (1 MiB here) per partition.
+	// Indexes: what a 1 GiB .log can need at the 4 KiB index interval,
+	// 2 MiB (offsets) and 3 MiB (times), not segment.index.bytes (10 MiB)
+	// each; plus the records.
 	wide := allocatedBytes(t, dir, "wide-")
-	if limit := int64(32 * (2<<20 + 1<<20)); wide > limit {
+	if limit := int64(32 * (5<<20 + 1<<20)); wide > limit {
 		t.Fatalf("32 new partitions take %d bytes of disk, more than %d", wide, limit)
 	}
 	if _, err := admin.CreateTopic(ctx, 2, 1, map[string]*string{"preallocate": kadm.StringPtr("true"), "segment.bytes": kadm.StringPtr("16777216")}, "reserved"); err != nil {
