@@ -38,6 +38,13 @@ const (
 	xerialBlockBytes = 32 << 10
 )
 
+// zstdWindowMax bounds the window a zstd frame may declare, which the
+// decoder allocates up front. Producers' frames use far less (the Java
+// client's default level has a 2 MiB window; single-segment frames from
+// franz-go or librdkafka declare their batch's size, 1 MiB by default); a
+// frame declaring more is refused rather than trusted.
+const zstdWindowMax = 32 << 20
+
 // ErrDecompress says a batch's records do not decompress.
 var ErrDecompress = errors.New("segment: records do not decompress")
 
@@ -57,9 +64,16 @@ func Decompress(dst, src []byte, codec Codec, maxBytes int64) ([]byte, error) {
 	case CodecLZ4:
 		dst, err = readAllLimited(dst, lz4.NewReader(bytes.NewReader(src)), maxBytes)
 	case CodecZstd:
+		// The frame header's window (for a single-segment frame, its
+		// declared content size) is a length the producer chose, and the
+		// decoder allocates it before decoding anything: a 17-byte frame
+		// declaring 200 MiB allocated 200 MiB. So the window is capped at
+		// zstdWindowMax, and the output, streamed, grows only with what
+		// actually decodes.
 		var d *zstd.Decoder
-		if d, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(maxBytes)+uint64(len(dst)))); err == nil {
-			dst, err = d.DecodeAll(src, dst)
+		if d, err = zstd.NewReader(bytes.NewReader(src), zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+			zstd.WithDecoderMaxWindow(uint64(min(maxBytes, zstdWindowMax))), zstd.WithDecoderMaxMemory(uint64(maxBytes))); err == nil {
+			dst, err = readAllLimited(dst, d, maxBytes)
 			d.Close()
 		}
 	case CodecSnappy:

@@ -188,3 +188,36 @@ func FuzzFilterBatch(f *testing.F) {
 		}
 	})
 }
+
+// TestZstdDecompressTrustsNoDeclaredSize: a zstd frame header declaring
+// 200 MiB of content before 5 real bytes must not make Decompress
+// allocate the declared size (an untrusted length from a producer).
+func TestZstdDecompressTrustsNoDeclaredSize(t *testing.T) {
+	frame := []byte{0x28, 0xb5, 0x2f, 0xfd, 0xa0} // magic; 4-byte content size, single segment
+	frame = binary.LittleEndian.AppendUint32(frame, 200<<20)
+	frame = append(frame, 0x29, 0, 0) // last block, raw, 5 bytes
+	frame = append(frame, "hello"...)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := Decompress(nil, frame, CodecZstd, 256<<20)
+	runtime.ReadMemStats(&after)
+	if err == nil {
+		t.Fatal("a frame shorter than its declared size decompressed")
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 16<<20 {
+		t.Fatalf("%d bytes allocated for a 17-byte frame", n)
+	}
+	// Real zstd still round-trips.
+	data := bytes.Repeat([]byte("spool "), 100_000)
+	compressed, err := Compress(nil, data, CodecZstd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Decompress(nil, compressed, CodecZstd, int64(len(data))); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("round trip: %v", err)
+	}
+	if _, err := Decompress(nil, compressed, CodecZstd, int64(len(data))-1); err == nil {
+		t.Fatal("over the limit accepted")
+	}
+}
