@@ -8,10 +8,12 @@ package wire
 // Kafka 4 does (KAFKA-18659). v12+ ties transactions to the
 // transaction.version feature and is not advertised.
 //
-// Each partition's records are one or more RecordBatch v2; every batch is
-// validated (length, magic, CRC-32C, counts) before any is appended, so a
-// bad batch fails its partition without a partial append (a lone batch is
-// validated once, inside the log's append). Records stay
+// Each partition's records are exactly one RecordBatch v2, as Kafka
+// requires from v3 (ProduceRequest.validateRecords): a second batch is
+// INVALID_RECORD, bytes that are not a whole batch CORRUPT_MESSAGE. Every
+// client sends one batch per partition, and with one the log's append
+// validates it (length, magic, CRC-32C, counts, keys of a compacted topic)
+// and takes it or refuses it whole. Records stay
 // sub-slices of the request frame until the shard copies them into the
 // segment: the produce path copies record bytes once and allocates nothing
 // per record.
@@ -38,9 +40,6 @@ import (
 	"spool/engine/meta"
 	"spool/segment"
 )
-
-// batchesPerPartitionMax bounds the batches of one partition in a request.
-const batchesPerPartitionMax = 1024
 
 func handleProduce(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Request, resp *Response) error {
 	r := req.(*kmsg.ProduceRequest)
@@ -91,7 +90,7 @@ func handleProduce(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Re
 					partitionResponse.BaseOffset = -1
 					partitionResponse.ErrorCode, partitionResponse.ErrorMessage = errorCode(err), errorMessage(err)
 				} else {
-					pending = append(pending, pendingPartition{topic: i, partition: j, log: p.Log, appends: submitted, minISR: minISR})
+					pending = append(pending, pendingPartition{topic: i, partition: j, log: p.Log, append: submitted, minISR: minISR})
 				}
 			}
 			topicResponse.Partitions = append(topicResponse.Partitions, partitionResponse)
@@ -140,34 +139,25 @@ func handleProduce(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Re
 	return nil
 }
 
-// pendingPartition is one partition's submitted appends, waiting for
-// their answers.
+// pendingPartition is one partition's submitted append, waiting for its
+// answer.
 type pendingPartition struct {
 	topic, partition int // indexes into the response
 	log              *engine.Log
-	appends          []engine.Pending
-	end              engine.Offset // after the last batch appended
+	append           engine.Pending
+	end              engine.Offset // after the batch
 	minISR           int           // acks=all: min.insync.replicas
 }
 
-// wait collects the partition's answers: the first batch's base offset and
-// log append time (-1 for CreateTime topics), or the first error.
+// wait collects the partition's answer: the batch's base offset and log
+// append time (-1 for CreateTime topics), or its error. Called once.
 func (pp *pendingPartition) wait() (engine.Offset, int64, error) {
-	first, appendTime := engine.Offset(-1), int64(-1)
-	var firstErr error
-	for i, p := range pp.appends {
-		info, err := p.Wait()
-		if err != nil && firstErr == nil {
-			firstErr = err
-		}
-		if i == 0 {
-			first, appendTime = info.BaseOffset, info.LogAppendTime
-		}
-		if err == nil && info.LastOffset+1 > pp.end {
-			pp.end = info.LastOffset + 1
-		}
+	info, err := pp.append.Wait()
+	if err != nil {
+		return -1, -1, err
 	}
-	return first, appendTime, firstErr
+	pp.end = info.LastOffset + 1
+	return info.BaseOffset, info.LogAppendTime, nil
 }
 
 // replicated waits, for acks=all, until the high watermark covers the
@@ -202,46 +192,24 @@ func (pp *pendingPartition) replicated(timeout time.Duration, minISR int) int16 
 	return 0
 }
 
-// submitRecords splits records into batches, validates them all when there
-// are several, and submits them in order to the partition's shard.
-func submitRecords(p *meta.Partition, epoch int32, records []byte, durable bool) ([]engine.Pending, error) {
-	var batches [1][]byte
-	list := batches[:0]
-	for rest := records; len(rest) > 0; {
-		h, err := segment.ParseHeader(rest)
-		if err != nil || h.TotalBytes() > int64(len(rest)) {
-			return nil, fmt.Errorf("%w: records of %d bytes do not split into whole batches", engine.ErrCorruptBatch, len(records))
-		}
-		if len(list) == batchesPerPartitionMax {
-			return nil, fmt.Errorf("%w: more than %d batches for one partition", engine.ErrCorruptBatch, batchesPerPartitionMax)
-		}
-		list = append(list, rest[:h.TotalBytes():h.TotalBytes()])
-		rest = rest[h.TotalBytes():]
+// submitRecords checks that records are one whole batch and submits it to
+// the partition's shard.
+func submitRecords(p *meta.Partition, epoch int32, records []byte, durable bool) (engine.Pending, error) {
+	var none engine.Pending
+	if len(records) == 0 {
+		return none, fmt.Errorf("%w: no records", engine.ErrCorruptBatch)
 	}
-	if len(list) == 0 {
-		return nil, fmt.Errorf("%w: no records", engine.ErrCorruptBatch)
+	h, err := segment.ParseHeader(records)
+	if err != nil || h.TotalBytes() > int64(len(records)) {
+		return none, fmt.Errorf("%w: records of %d bytes are not a whole batch", engine.ErrCorruptBatch, len(records))
 	}
-	if len(list) > 1 {
-		// Validate all before appending any; a single batch is validated
-		// once, by the log's append.
-		for _, batch := range list {
-			if _, err := segment.ValidateBatch(batch); err != nil {
-				return nil, fmt.Errorf("%w: %w", engine.ErrCorruptBatch, err)
-			}
+	if rest := records[h.TotalBytes():]; len(rest) > 0 {
+		if next, err := segment.ParseHeader(rest); err != nil || next.TotalBytes() > int64(len(rest)) {
+			return none, fmt.Errorf("%w: %d bytes after the batch are not a batch", engine.ErrCorruptBatch, len(rest))
 		}
+		return none, fmt.Errorf("%w: a produce request carries exactly one record batch per partition", engine.ErrInvalidRecord)
 	}
-	submitted := make([]engine.Pending, 0, len(list))
-	for i, batch := range list {
-		pending, err := p.Shard.Submit(p.Log, batch, epoch, durable && i == len(list)-1)
-		if err != nil {
-			for _, earlier := range submitted {
-				earlier.Wait()
-			}
-			return nil, err
-		}
-		submitted = append(submitted, pending)
-	}
-	return submitted, nil
+	return p.Shard.Submit(p.Log, records, epoch, durable)
 }
 
 // minInsyncReplicas is the topic's min.insync.replicas, or the broker's.
