@@ -175,6 +175,7 @@ type Segment struct {
 	bytesSinceIndex   int64
 	firstAppendMillis int64 // wall time of the first append since activation, for segment.ms
 	populatedEnd      int64 // mmap mode: pages below are faulted in writable
+	allocatedEnd      int64 // pwrite mode: the file's blocks are allocated below this
 }
 
 // populateAheadBytes is how far ahead of the write position the mmap path
@@ -305,6 +306,13 @@ func (s *Segment) Activate() error {
 		if err := linux.Allocate(s.log, 0, capacity); err != nil {
 			return err
 		}
+		s.allocatedEnd = capacity
+	} else {
+		info, err := s.log.Stat()
+		if err != nil {
+			return err
+		}
+		s.allocatedEnd = info.Size()
 	}
 	if err := s.offsets.Grow(s.indexCapacity(index.OffsetEntryBytes)); err != nil {
 		return err
@@ -440,8 +448,37 @@ func (s *Segment) write(b []byte, position int64) error {
 		copy(s.mapping[position:], b)
 		return nil
 	}
+	if end := position + int64(len(b)); end > s.allocatedEnd {
+		if err := s.allocateAhead(end); err != nil {
+			return err
+		}
+	}
 	_, err := s.log.WriteAt(b, position)
 	return err
+}
+
+// allocateAheadBytes is how far past the write position the pwrite mode
+// fallocates when a write crosses the allocated end. An fdatasync after
+// an append that grew the file also commits the new size and blocks to
+// the journal: 136-174 µs at p50 for 1 KiB appends on this VM, against
+// 99-103 µs inside fallocated blocks (docs/PERFORMANCE.md). Allocating a
+// few MiB ahead keeps acks=all syncs on the cheap side while a partition
+// reserves at most this much beyond its data, not segment.bytes.
+const allocateAheadBytes = 4 << 20
+
+// allocateAhead fallocates from the allocated end to past end (at most to
+// the segment's capacity). A full disk is the caller's error from the
+// write that needed the space, with nothing published.
+func (s *Segment) allocateAhead(end int64) error {
+	if err := s.cfg.inject(OpAllocate, s.log.Name()); err != nil {
+		return err
+	}
+	to := min(end+allocateAheadBytes, int64(len(s.mapping)))
+	if err := linux.Allocate(s.log, s.allocatedEnd, to-s.allocatedEnd); err != nil {
+		return err
+	}
+	s.allocatedEnd = to
+	return nil
 }
 
 // indexBatch adds the index entries for a batch just written at position,
