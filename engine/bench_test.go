@@ -277,7 +277,7 @@ func BenchmarkProducerSnapshotWrite(b *testing.B) {
 // flushes): the seal's fdatasync, ftruncate and index seals, the new
 // segment's files and the recovery point.
 func BenchmarkRollSeal(b *testing.B) {
-	for _, unsynced := range []int64{16 << 20, 64 << 20, 256 << 20} {
+	for _, unsynced := range []int64{4 << 20, 16 << 20, 64 << 20, 256 << 20} {
 		b.Run(fmt.Sprintf("unsynced=%dMiB", unsynced>>20), func(b *testing.B) {
 			l, err := OpenLog(b.TempDir(), LogConfig{RetentionMillis: -1, RetentionBytes: -1,
 				Segment: segment.Config{SegmentBytes: 512 << 20}})
