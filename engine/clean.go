@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -525,7 +526,7 @@ func (l *Log) swapCleaned(plan *cleanPlan, cleaned []Offset, dirtyEnd Offset) er
 		if old.BaseOffset() != base {
 			return l.fail(fmt.Errorf("cleaned segment %d has no original", base))
 		}
-		fresh, report, err := segment.Open(l.dir, base, l.cfg.Segment, true)
+		fresh, report, err := segment.Open(l.dir, base, l.segmentConfig(), true)
 		if err != nil {
 			return l.fail(err)
 		}
@@ -627,6 +628,20 @@ func (l *Log) checkKeys(b []byte) error {
 
 // CleanerCheckpoint is the offset below which the log is clean. Writer only.
 func (l *Log) CleanerCheckpoint() Offset { return l.cleanerCheckpoint }
+
+// segmentConfig is the config to open this log's existing segments with:
+// gaps between batches are accepted below the cleaner's checkpoint (what
+// a pass cleaned), and anywhere in a compacted topic (its standby copies
+// the leader's cleaned ranges, and a pass's swap lands before its
+// checkpoint); elsewhere a gap is damage. Writer only.
+func (l *Log) segmentConfig() segment.Config {
+	c := l.cfg.Segment
+	c.GapsBelow = l.cleanerCheckpoint
+	if l.cfg.Cleanup&CleanupCompact != 0 {
+		c.GapsBelow = math.MaxInt64
+	}
+	return c
+}
 
 // lowerCleanerCheckpoint moves the checkpoint down to end after a
 // truncation, so batches appended again above end count as dirty. Writer

@@ -354,7 +354,7 @@ func OpenLog(dir string, cfg LogConfig) (*Log, error) {
 	}
 	for i, base := range bases {
 		trusted := clean || (i+1 < len(bases) && bases[i+1] <= recoveryPoint)
-		s, report, err := segment.Open(dir, base, cfg.Segment, trusted)
+		s, report, err := segment.Open(dir, base, l.segmentConfig(), trusted)
 		if err != nil {
 			closeAll()
 			return nil, err

@@ -176,7 +176,7 @@ func (l *Log) TruncateTo(offset Offset) (Offset, error) {
 	target := segments[keep]
 	// 2.
 	if target != l.active || target.Sealed() {
-		reopened, _, err := segment.Open(l.dir, target.BaseOffset(), l.cfg.Segment, true)
+		reopened, _, err := segment.Open(l.dir, target.BaseOffset(), l.segmentConfig(), true)
 		if err != nil {
 			return l.LogEndOffset(), l.fail(err)
 		}

@@ -24,7 +24,8 @@ import (
 //
 // Recovering (after an unclean stop): the whole file is scanned batch by
 // batch from position 0, each batch validated (length, magic, CRC-32C,
-// counts, offsets ascending: compaction leaves gaps between batches), the indexes rebuilt as the scan goes, and the
+// counts, offsets contiguous, or ascending with gaps where Config.GapsBelow
+// allows them: compaction leaves gaps), the indexes rebuilt as the scan goes, and the
 // file cut after the last valid batch. Whatever stopped the scan is then
 // classified:
 //   - a clean end: the scan reached the end of the file, or zeros;
@@ -216,7 +217,8 @@ func (s *Segment) recover(fileBytes int64, report *Recovery) error {
 		if err == nil {
 			err = checkBody(&h, s.mapping[position:position+h.TotalBytes()], true)
 		}
-		if err == nil && ((report.Batches == 0 && h.BaseOffset < s.base) || (report.Batches > 0 && h.BaseOffset < next)) {
+		gap := report.Batches > 0 && h.BaseOffset > next
+		if err == nil && ((report.Batches == 0 && h.BaseOffset < s.base) || (report.Batches > 0 && h.BaseOffset < next) || (gap && h.BaseOffset >= s.cfg.GapsBelow)) {
 			err = ErrOffsetOutOfOrder
 		}
 		if err == nil && h.LastOffset()-s.base > Offset(^uint32(0)) {

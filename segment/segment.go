@@ -98,7 +98,15 @@ type Config struct {
 	// rather than segment.bytes of disk, and a full disk is an ENOSPC from
 	// the pwrite.
 	Preallocate bool
-	Faults      Faults // nil in production
+	// GapsBelow: a recovery scan accepts a batch that starts past the end
+	// of the one before only when it starts below this offset. Compaction
+	// removes batches, so cleaned ranges have gaps; anywhere else a gap is
+	// damage (a batch's base offset lies outside its CRC, so a torn or
+	// flipped base offset shows only as a jump). The engine sets it to
+	// the cleaner's checkpoint, or past every offset for compacted topics
+	// (a standby copies its leader's gaps); zero allows none.
+	GapsBelow Offset
+	Faults    Faults // nil in production
 }
 
 // WithDefaults fills zero fields with Kafka's defaults.

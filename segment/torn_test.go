@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"fmt"
 	"math/rand"
 	"os"
 	"strconv"
@@ -190,4 +191,50 @@ func tornTailOnce(t *testing.T, damage tornDamage, mode WriteMode, iterationSeed
 		ok = false
 	}
 	return ok && !t.Failed()
+}
+
+// TestRecoveryAcceptsGapsOnlyBelowGapsBelow: a batch's base offset lies
+// outside its CRC, so a torn or flipped base offset shows only as a jump
+// past the batch before. A scan takes such a gap only where compaction can
+// have left one (Config.GapsBelow): a flipped high bit in the last batch's
+// base offset is a torn tail, while the same segment opened as a
+// compacted one keeps it.
+func TestRecoveryAcceptsGapsOnlyBelowGapsBelow(t *testing.T) {
+	for _, gapsBelow := range []Offset{0, 1 << 62} {
+		t.Run(fmt.Sprint("gapsBelow=", gapsBelow), func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := testConfig(WritePwrite)
+			s, err := Create(dir, 0, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			batches := appendBatches(t, s, 3, ascending)
+			path := s.Path()
+			s.Close() // unclean: no seal
+			f, err := os.OpenFile(path, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Bit 16 of the last batch's base offset (byte 5 of 8).
+			last := batches[2]
+			var b [1]byte
+			f.ReadAt(b[:], last.position+5)
+			b[0] ^= 0x01
+			f.WriteAt(b[:], last.position+5)
+			f.Close()
+			cfg.GapsBelow = gapsBelow
+			reopened, report, err := Open(dir, 0, cfg, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer reopened.Close()
+			want, wantNext := 2, batches[1].last+1
+			if gapsBelow > 0 {
+				want, wantNext = 3, last.last+1+1<<16
+			}
+			if report.Batches != want || reopened.NextOffset() != wantNext {
+				t.Fatalf("recovered %d batches, next %d; want %d, %d (%s)", report.Batches, reopened.NextOffset(), want, wantNext, report)
+			}
+		})
+	}
 }
