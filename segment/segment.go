@@ -93,10 +93,10 @@ type Config struct {
 	// Preallocate fallocates each new .log to SegmentBytes when it becomes
 	// active (Kafka's preallocate, default false). The mmap write mode
 	// always preallocates: a store into a page the file does not cover
-	// would be SIGBUS instead of an error. Without it the pwrite mode grows
-	// the file as it writes, so a new partition costs its indexes' blocks
-	// rather than segment.bytes of disk, and a full disk is an ENOSPC from
-	// the pwrite.
+	// would be SIGBUS instead of an error. Without it the pwrite mode
+	// allocates allocateAheadBytes past its writes as it goes, so a new
+	// partition costs its indexes' blocks and a few MiB rather than
+	// segment.bytes of disk, and a full disk is an ENOSPC from the write.
 	Preallocate bool
 	// GapsBelow: a recovery scan accepts a batch that starts past the end
 	// of the one before only when it starts below this offset. Compaction
@@ -482,7 +482,14 @@ func (s *Segment) allocateAhead(end int64) error {
 		return err
 	}
 	to := min(end+allocateAheadBytes, int64(len(s.mapping)))
-	if err := linux.Allocate(s.log, s.allocatedEnd, to-s.allocatedEnd); err != nil {
+	err := linux.Allocate(s.log, s.allocatedEnd, to-s.allocatedEnd)
+	if err != nil && to > end {
+		// A nearly full disk may still hold this write without the
+		// headroom: reserve only what it needs.
+		to = end
+		err = linux.Allocate(s.log, s.allocatedEnd, to-s.allocatedEnd)
+	}
+	if err != nil {
 		return err
 	}
 	s.allocatedEnd = to
