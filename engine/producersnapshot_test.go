@@ -533,3 +533,44 @@ func TestProducerSnapshotTruncationRacesRollWrite(t *testing.T) {
 	}
 	p.expectRetryDeduplicated(t, l, 0) // batch 0 is kept: still a duplicate
 }
+
+// TestProducersExpireWhileRunning: the periodic retention pass forgets a
+// producer idle for longer than producer.id.expiration.ms without a
+// reopen, and keeps one that appended within it (on a compacted topic
+// too, where retention deletes nothing).
+func TestProducersExpireWhileRunning(t *testing.T) {
+	for _, cleanup := range []CleanupPolicy{CleanupDelete, CleanupCompact} {
+		now := int64(1_700_000_000_000)
+		cfg := smallConfig()
+		cfg.Now = func() int64 { return now }
+		l := mustOpen(t, t.TempDir(), cfg)
+		idle, busy := &testProducer{id: 1}, &testProducer{id: 2}
+		idle.send(t, l)
+		busy.send(t, l)
+		now += producerExpiryMillis
+		busy.send(t, l)
+		// The batches have no keys: switch the policy after them.
+		cfg.Cleanup = cleanup
+		l.SetConfig(cfg)
+		if _, err := l.ApplyRetention(); err != nil {
+			t.Fatal(err)
+		}
+		if len(l.producers.byID) != 2 {
+			t.Fatalf("%v: at the expiry, %d producers, want both", cleanup, len(l.producers.byID))
+		}
+		now++
+		if _, err := l.ApplyRetention(); err != nil {
+			t.Fatal(err)
+		}
+		if _, known := l.producers.byID[idle.id]; known || len(l.producers.byID) != 1 {
+			t.Fatalf("%v: past the idle one's expiry: %d producers, idle one known: %v", cleanup, len(l.producers.byID), known)
+		}
+		if _, known := l.producers.byID[busy.id]; !known {
+			t.Fatalf("%v: the busy producer was forgotten", cleanup)
+		}
+		if cleanup == CleanupDelete {
+			busy.expectRetryDeduplicated(t, l, 1)
+		}
+		l.Close()
+	}
+}

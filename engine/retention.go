@@ -93,12 +93,19 @@ func (l *Log) deleteOldest(count int) error {
 // retention.ms; and while the log is larger than retention.bytes, the oldest
 // segment goes if the rest still reaches the limit. The active segment is
 // never deleted; it rolls on segment.ms. A topic whose cleanup.policy lacks
-// delete keeps everything (the cleaner compacts it). Writer only. It
-// returns how many segments it deleted.
+// delete keeps everything (the cleaner compacts it). It also forgets the
+// idempotent producers idle for longer than producer.id.expiration.ms.
+// Writer only. It returns how many segments it deleted.
 func (l *Log) ApplyRetention() (int, error) {
 	if err := l.Err(); err != nil {
 		return 0, err
 	}
+	// Idle idempotent producers expire here too, as Kafka's periodic
+	// check does (producer.id.expiration.ms, 1 day): without it a
+	// running broker forgot them only at the next load, and the state
+	// (and every roll's snapshot) grew to the LRU bound with producers
+	// long gone.
+	l.producers.expire(l.cfg.Now())
 	if !l.cfg.Cleanup.Delete() {
 		// cleanup.policy=compact alone: the cleaner, not retention,
 		// bounds the log.
