@@ -129,6 +129,9 @@ func (l *Log) Flush() error {
 	if err := l.Err(); err != nil {
 		return err
 	}
+	if err := l.sealPending(); err != nil {
+		return err
+	}
 	end := l.LogEndOffset()
 	if Offset(l.durableOffset.Load()) == end {
 		return nil
@@ -143,7 +146,11 @@ func (l *Log) Flush() error {
 // Roll seals the active segment and starts a new one at the log end offset,
 // in this order:
 //  1. seal the active segment: sync, cut the file and its indexes to their
-//     valid sizes (a failure here fails the partition);
+//     valid sizes (a failure here fails the partition). On a shard
+//     (deferSeals) the seal, and step 4 after it, are left to the next sync
+//     job, which runs them off the shard goroutine before it syncs the new
+//     segment: the fdatasyncs of a seal stalled every partition of the
+//     shard for milliseconds;
 //  2. create the new segment: preallocated, indexes preallocated, the
 //     directory synced (ENOSPC here is ErrDiskFull: nothing was written,
 //     and the next append tries again);
@@ -157,11 +164,18 @@ func (l *Log) Flush() error {
 // Writer only.
 func (l *Log) Roll() error {
 	// 1.
+	deferred := false
 	if !l.active.Sealed() {
-		if err := l.active.Seal(); err != nil {
-			return l.fail(err)
+		if l.deferSeals && l.active.Size() > 0 {
+			deferred = true
+		} else {
+			if err := l.active.Seal(); err != nil {
+				return l.fail(err)
+			}
+			if len(l.pendingSeal) == 0 {
+				l.durableOffset.Store(int64(l.active.NextOffset()))
+			}
 		}
-		l.durableOffset.Store(int64(l.active.NextOffset()))
 	}
 	// 2.
 	end := l.LogEndOffset()
@@ -182,12 +196,17 @@ func (l *Log) Roll() error {
 	segments := make([]*segment.Segment, 0, len(list.segments)+1)
 	segments = append(append(segments, list.segments...), next)
 	l.segments.Store(&segmentList{segments: segments})
+	if deferred {
+		l.pendingSeal = append(l.pendingSeal, l.active)
+	}
 	l.active = next
 	l.checkInvariants()
 	// 4.
-	l.recoveryPoint = next.BaseOffset()
-	if err := writeOffsetFile(filepath.Join(l.dir, recoveryPointFileName), l.recoveryPoint); err != nil {
-		return l.fail(err)
+	if len(l.pendingSeal) == 0 {
+		l.recoveryPoint = next.BaseOffset()
+		if err := writeOffsetFile(filepath.Join(l.dir, recoveryPointFileName), l.recoveryPoint); err != nil {
+			return l.fail(err)
+		}
 	}
 	// 5.
 	l.writeProducerSnapshot(true)
@@ -246,7 +265,8 @@ func (l *Log) Close() error {
 	var err error
 	if l.Err() == nil {
 		// 1.
-		if !l.active.Sealed() {
+		err = l.sealPending()
+		if err == nil && !l.active.Sealed() {
 			err = l.active.Seal()
 		}
 		// 2.
@@ -279,7 +299,11 @@ type syncJob struct {
 	segment  *segment.Segment
 	from, to int64
 	end      Offset
-	err      error
+	// seals are rolled segments to seal first; then the recovery point
+	// moves to recoveryPoint (the active segment's base at prepare time).
+	seals         []*segment.Segment
+	recoveryPoint Offset
+	err           error
 }
 
 // prepareSync readies l.job to cover everything appended so far, or answers
@@ -289,16 +313,21 @@ func (l *Log) prepareSync() bool {
 		return false
 	}
 	end := l.LogEndOffset()
-	if l.DurableOffset() >= end {
+	seals := len(l.pendingSeal) > 0
+	if !seals && l.DurableOffset() >= end {
 		return false
 	}
 	from, to := l.active.SyncedSize(), l.active.Size()
-	if from >= to {
+	if !seals && from >= to {
 		// Everything is synced already (a roll sealed it).
 		l.durableOffset.Store(int64(end))
 		return false
 	}
 	l.job = syncJob{segment: l.active, from: from, to: to, end: end}
+	if seals {
+		l.job.seals, l.job.recoveryPoint = l.pendingSeal, l.active.BaseOffset()
+		l.pendingSeal = nil
+	}
 	return true
 }
 
@@ -308,6 +337,20 @@ func (l *Log) unsyncedBytes() int64 { return l.active.Size() - l.active.SyncedSi
 
 // runSync performs l.job; any goroutine, while the writer keeps appending.
 func (l *Log) runSync() {
+	// The rolled segments are the writer's no longer: nothing appends to
+	// them, and writer operations (Shard.Do) wait for the job.
+	for _, s := range l.job.seals {
+		if err := s.Seal(); err != nil {
+			l.job.err = err
+			return
+		}
+	}
+	if len(l.job.seals) > 0 {
+		if err := writeOffsetFile(filepath.Join(l.dir, recoveryPointFileName), l.job.recoveryPoint); err != nil {
+			l.job.err = err
+			return
+		}
+	}
 	l.job.err = l.job.segment.SyncRange(l.job.from, l.job.to)
 }
 
@@ -318,11 +361,43 @@ func (l *Log) finishSync() {
 		l.fail(l.job.err)
 	} else {
 		l.job.segment.MarkSynced(l.job.to)
+		if len(l.job.seals) > 0 && l.job.recoveryPoint > l.recoveryPoint {
+			l.recoveryPoint = l.job.recoveryPoint
+		}
+		// Everything below job.end was in the sealed segments, the job's
+		// seals, or the range it synced, even if a roll since made that
+		// segment a pending seal.
 		if l.job.end > l.DurableOffset() {
 			l.durableOffset.Store(int64(l.job.end))
 		}
 	}
 	l.job = syncJob{}
+}
+
+// sealPending seals the rolled segments no sync job has sealed yet and
+// moves the recovery point past them, at once, on the writer: before any
+// writer operation that may touch them (Shard.Do settles it after the
+// sync jobs are back), and before a flush or close. Writer only, with no
+// sync job in flight.
+func (l *Log) sealPending() error {
+	if len(l.pendingSeal) == 0 {
+		return nil
+	}
+	if err := l.Err(); err != nil {
+		return err
+	}
+	for len(l.pendingSeal) > 0 {
+		if err := l.pendingSeal[0].Seal(); err != nil {
+			return l.fail(err)
+		}
+		l.pendingSeal = l.pendingSeal[1:]
+	}
+	l.pendingSeal = nil
+	l.recoveryPoint = l.active.BaseOffset()
+	if err := writeOffsetFile(filepath.Join(l.dir, recoveryPointFileName), l.recoveryPoint); err != nil {
+		return l.fail(err)
+	}
+	return nil
 }
 
 // ErrReplicaGap says a replicated batch does not start at the log end

@@ -261,9 +261,17 @@ type Log struct {
 	epochs        *epochCache
 	recoveryPoint Offset
 	closed        bool
-	syncing       bool    // a background sync (job) is in flight
-	job           syncJob // owned by the sync worker while syncing
-	producers     *producerState
+	syncing       bool // a background sync (job) is in flight
+	// deferSeals: a shard drives this log's appends and syncs, so a roll
+	// leaves the old segment's seal and the recovery point to the next
+	// sync job (set by the shard at the first append it handles).
+	deferSeals bool
+	// pendingSeal are rolled segments not yet sealed, oldest first; the
+	// next sync job (or sealPending) seals them and then moves the
+	// recovery point. Writer only.
+	pendingSeal []*segment.Segment
+	job         syncJob // owned by the sync worker while syncing
+	producers   *producerState
 	// snapshots are the offsets of the producer-state snapshots on disk,
 	// ascending, all ≤ the log end offset.
 	snapshots []Offset

@@ -276,11 +276,22 @@ func (s *Shard) waitSyncs() {
 func (s *Shard) handle(r *request) {
 	if r.fn != nil {
 		s.waitSyncs()
+		// A writer operation may touch any segment: seal the rolled
+		// ones no sync job has taken yet.
+		for _, l := range s.dirty {
+			l.sealPending()
+		}
 		r.fn()
 		r.reply <- struct{}{}
 		return
 	}
+	r.log.deferSeals = true
 	r.info, r.err = r.log.Append(r.batch, r.epoch)
+	if len(r.log.pendingSeal) > 0 {
+		// A roll left a seal to the next sync job (even if the append
+		// after it failed): the log must be revisited.
+		s.markDirty(r.log)
+	}
 	if r.err != nil || r.log.cfg.FlushPolicy == FlushEveryBatch {
 		r.reply <- struct{}{}
 		return
@@ -313,7 +324,7 @@ func (s *Shard) startSyncs(tick bool) {
 		switch {
 		case l.syncing:
 			kept = append(kept, l)
-		case l.cfg.FlushPolicy == FlushInterval && !tick, !tick && !s.hasWaiter(l) && l.unsyncedBytes() < shardSyncAheadBytes:
+		case l.cfg.FlushPolicy == FlushInterval && !tick, !tick && !s.hasWaiter(l) && l.unsyncedBytes() < shardSyncAheadBytes && len(l.pendingSeal) == 0:
 			kept = append(kept, l)
 		case s.startSync(l):
 			kept = append(kept, l)
