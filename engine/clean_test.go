@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -779,15 +778,8 @@ func TestCleanCrashDurability(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
-	runSeed := time.Now().UnixNano()
-	if v := os.Getenv("SPOOL_SEED"); v != "" {
-		runSeed, _ = strconv.ParseInt(v, 10, 64)
-	}
+	runSeed, iterations := crashRun(t, 6)
 	rng := rand.New(rand.NewSource(runSeed))
-	iterations := 6
-	if v := os.Getenv("SPOOL_CRASH_ITERATIONS"); v != "" {
-		iterations, _ = strconv.Atoi(v)
-	}
 	dir := t.TempDir()
 	newest := map[string]keyedRecord{} // per key, the newest acknowledged update
 	passes := 0

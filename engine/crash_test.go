@@ -85,19 +85,33 @@ func TestCrashChild(t *testing.T) {
 	wg.Wait()
 }
 
+// crashRun is a crash test's seed (SPOOL_SEED, to replay a run, else the
+// time) and iteration count (SPOOL_CRASH_ITERATIONS, set by make crash,
+// else fallback).
+func crashRun(t *testing.T, fallback int) (seed int64, iterations int) {
+	t.Helper()
+	seed, iterations = time.Now().UnixNano(), fallback
+	if v := os.Getenv("SPOOL_SEED"); v != "" {
+		var err error
+		if seed, err = strconv.ParseInt(v, 10, 64); err != nil {
+			t.Fatalf("SPOOL_SEED=%q", v)
+		}
+	}
+	if v := os.Getenv("SPOOL_CRASH_ITERATIONS"); v != "" {
+		var err error
+		if iterations, err = strconv.Atoi(v); err != nil || iterations < 1 {
+			t.Fatalf("SPOOL_CRASH_ITERATIONS=%q", v)
+		}
+	}
+	return seed, iterations
+}
+
 func TestCrashDurability(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
-	runSeed := time.Now().UnixNano()
-	if v := os.Getenv("SPOOL_SEED"); v != "" {
-		runSeed, _ = strconv.ParseInt(v, 10, 64)
-	}
+	runSeed, iterations := crashRun(t, 8)
 	rng := rand.New(rand.NewSource(runSeed))
-	iterations := 8
-	if v := os.Getenv("SPOOL_CRASH_ITERATIONS"); v != "" {
-		iterations, _ = strconv.Atoi(v)
-	}
 	dir := t.TempDir()
 	acked := map[Offset]uint32{}
 	for i := 0; i < iterations; i++ {

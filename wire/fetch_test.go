@@ -13,7 +13,7 @@ import (
 )
 
 // materialize turns a response into the bytes a client receives.
-func materialize(t *testing.T, resp *Response) []byte {
+func materialize(t testing.TB, resp *Response) []byte {
 	t.Helper()
 	var out []byte
 	err := resp.Each(func(b []byte, e segment.Extent) error {

@@ -63,23 +63,8 @@ func roundTrip(t testing.TB, server *Server, req kmsg.Request) kmsg.Response {
 		t.Fatal(err)
 	}
 	resp.Complete()
-	var out []byte
-	err := resp.Each(func(b []byte, e segment.Extent) error {
-		if b != nil {
-			out = append(out, b...)
-			return nil
-		}
-		buf := make([]byte, e.Length)
-		if _, err := e.File.ReadAt(buf, e.Position); err != nil {
-			return err
-		}
-		out = append(out, buf...)
-		return nil
-	})
+	out := materialize(t, &resp)
 	resp.Release()
-	if err != nil {
-		t.Fatal(err)
-	}
 	kresp := req.ResponseKind()
 	kresp.SetVersion(req.GetVersion())
 	body := out[8:]
