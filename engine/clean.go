@@ -285,14 +285,10 @@ func (l *Log) writeCleaned(plan *cleanPlan, stats *CleanStats, stop <-chan struc
 		}
 		b := s.Bytes(0)
 		for position := int64(0); position < int64(len(b)); {
-			h, err := segment.ParseHeader(b[position:])
-			if err == nil && h.TotalBytes() > int64(len(b))-position {
-				err = segment.ErrBatchLength
-			}
+			h, batch, err := wholeBatchAt(b, position)
 			if err != nil {
 				return nil, 0, fmt.Errorf("%s at %d: %w", s.Path(), position, err)
 			}
-			batch := b[position : position+h.TotalBytes()]
 			position += h.TotalBytes()
 			if h.NextOffset() <= plan.firstDirty {
 				continue
@@ -359,14 +355,10 @@ func (l *Log) writeCleaned(plan *cleanPlan, stats *CleanStats, stop <-chan struc
 		removedHere := int64(0)
 		for position := int64(0); position < int64(len(b)); {
 			batchStart := position
-			h, err := segment.ParseHeader(b[position:])
-			if err == nil && h.TotalBytes() > int64(len(b))-position {
-				err = segment.ErrBatchLength
-			}
+			h, batch, err := wholeBatchAt(b, position)
 			if err != nil {
 				return nil, 0, fmt.Errorf("%s at %d: %w", s.Path(), position, err)
 			}
-			batch := b[position : position+h.TotalBytes()]
 			position += h.TotalBytes()
 			lastOfSegment := position >= int64(len(b))
 			keepEmpty := lastOfSegment || (h.ProducerID >= 0 && plan.producerLast[h.ProducerID] == h.BaseOffset)
@@ -439,6 +431,19 @@ func createCleanedSegment(dir string, original *segment.Segment, cfg segment.Con
 	cfg.Preallocate = false
 	cfg.Faults = nil
 	return segment.Create(dir, original.BaseOffset(), cfg)
+}
+
+// wholeBatchAt parses the batch at position of a segment's bytes and
+// returns it whole, or why it is not.
+func wholeBatchAt(b []byte, position int64) (segment.Header, []byte, error) {
+	h, err := segment.ParseHeader(b[position:])
+	if err == nil && h.TotalBytes() > int64(len(b))-position {
+		err = segment.ErrBatchLength
+	}
+	if err != nil {
+		return h, nil, err
+	}
+	return h, b[position : position+h.TotalBytes()], nil
 }
 
 // appendCleaned appends one whole, stamped batch (which it may stamp again
