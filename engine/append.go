@@ -352,6 +352,9 @@ func (l *Log) runSync() {
 		}
 	}
 	l.job.err = l.job.segment.SyncRange(l.job.from, l.job.to)
+	if l.job.err == nil {
+		l.dropColdCache(l.job.segment, l.job.to)
+	}
 }
 
 // finishSync publishes what l.job made durable, or fails the log. Writer

@@ -271,7 +271,10 @@ type Log struct {
 	// recovery point. Writer only.
 	pendingSeal []*segment.Segment
 	job         syncJob // owned by the sync worker while syncing
-	producers   *producerState
+	// cacheDropped is the sync jobs' progress in dropping old bytes from
+	// the page cache (cache.go). Owned by the sync job in flight.
+	cacheDropped cacheCursor
+	producers    *producerState
 	// snapshots are the offsets of the producer-state snapshots on disk,
 	// ascending, all ≤ the log end offset.
 	snapshots []Offset

@@ -34,9 +34,15 @@ func (r *ReadResult) AppendBytes(buf []byte) ([]byte, error) {
 	return buf, nil
 }
 
-// Release lets the segments behind the extents go. Safe to call twice.
+// Release lets the segments behind the extents go. Safe to call twice. An
+// extent older than its partition's page-cache window (Extent.Cold) has its
+// pages dropped first: a catch-up reader streams old data from disk through
+// pages the next read reuses, rather than filling the cache with it.
 func (r *ReadResult) Release() {
 	if r.held != nil {
+		if e := r.extents[0]; e.Cold && e.Length > 0 {
+			r.held.DropCache(e.Position, e.Position+e.Length)
+		}
 		r.held.Release()
 		r.held = nil
 	}

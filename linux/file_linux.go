@@ -142,3 +142,18 @@ func SeekData(f *os.File, offset int64) (int64, error) {
 	}
 	return position, nil
 }
+
+// DropCache asks the kernel to drop the clean page-cache pages of
+// [offset, offset+length) of f (posix_fadvise POSIX_FADV_DONTNEED, Linux
+// 2.6). Dirty pages are only queued for writeback, and pages mapped by a
+// process or still referenced (a socket sending them) stay: the call is
+// advice, never a loss of data.
+func DropCache(f *os.File, offset, length int64) error {
+	if length <= 0 {
+		return nil
+	}
+	if err := unix.Fadvise(int(f.Fd()), offset, length, unix.FADV_DONTNEED); err != nil {
+		return &os.PathError{Op: "fadvise", Path: f.Name(), Err: err}
+	}
+	return nil
+}

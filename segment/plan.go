@@ -67,7 +67,7 @@ func (s *Segment) Plan(from, limit Offset, maxBytes int64, atLeastOne bool) (ext
 	if next, err = s.offsetAfter(start, end); err != nil {
 		return empty, from, err
 	}
-	return Extent{File: s.log, Position: start, Length: end - start}, next, nil
+	return Extent{File: s.log, Position: start, Length: end - start, Cold: end <= s.coldEnd.Load()}, next, nil
 }
 
 // seekBase returns the position of the first batch at or after from whose

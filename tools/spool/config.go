@@ -50,6 +50,7 @@ var knownProperties = map[string]property{
 	"log.flush.policy":                          {"group", "spool's own: group (group commit, default), batch (fsync every batch), interval"},
 	"log.write.mode":                            {"pwrite", "spool's own: pwrite or mmap, how batches reach the segment file"},
 	"log.preallocate":                           {"false", "preallocate default: fallocate each new segment file to segment.bytes (mmap write mode always does)"},
+	"log.cache.window.bytes":                    {"67108864", "spool's own: the newest bytes of each partition kept in the page cache; older bytes are dropped from it once durable, and reads of them drop what they read (0: leave the cache to the kernel, as Kafka does)"},
 	"message.max.bytes":                         {"1048588", "max.message.bytes default"},
 	"num.shards":                                {"0", "spool's own: write-path shards (0: one per core)"},
 	"pin.cores":                                 {"false", "spool's own: pin each shard's thread to a core"},
@@ -236,6 +237,9 @@ func (p Properties) logConfig() (engine.LogConfig, error) {
 		cfg.Segment.Preallocate = p["log.preallocate"] == "true"
 	default:
 		errs = append(errs, fmt.Errorf("log.preallocate=%q: true or false", p["log.preallocate"]))
+	}
+	if cfg.Segment.CacheWindowBytes = get("log.cache.window.bytes"); cfg.Segment.CacheWindowBytes < 0 {
+		errs = append(errs, fmt.Errorf("log.cache.window.bytes=%d: at least 0", cfg.Segment.CacheWindowBytes))
 	}
 	cfg.SegmentMillis = get("log.roll.ms")
 	if _, set := p["log.roll.hours"]; set && p["log.roll.ms"] == knownProperties["log.roll.ms"].defaultValue {

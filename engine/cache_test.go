@@ -1,0 +1,108 @@
+package engine
+
+import (
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"spool/internal/batchtest"
+	"spool/linux"
+	"spool/segment"
+)
+
+func skipWithoutPageCache(t *testing.T, dir string) {
+	t.Helper()
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		t.Skip(err)
+	}
+	if st.Type == unix.TMPFS_MAGIC || st.Type == unix.RAMFS_MAGIC {
+		t.Skip("page cache is the storage on tmpfs")
+	}
+}
+
+// cachedBytes is how many bytes of s's valid data are in the page cache.
+func cachedBytes(t *testing.T, s *segment.Segment) int64 {
+	t.Helper()
+	resident, _, err := linux.ResidentPages(s.Bytes(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int64(resident) * 4096
+}
+
+// TestSyncJobsKeepOnlyTheWindowCached: durable appends through a shard leave
+// only the newest window of the log in the page cache, a catch-up read of
+// older data gets every batch and drops what it read, and nothing is lost
+// across a restart.
+func TestSyncJobsKeepOnlyTheWindowCached(t *testing.T) {
+	dir := t.TempDir()
+	skipWithoutPageCache(t, dir)
+	const window = 48 << 10
+	cfg := smallConfig() // 64 KiB segments
+	cfg.Segment.CacheWindowBytes = window
+	l, err := OpenLog(dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shard := NewShard(ShardConfig{CPU: -1})
+	defer shard.Stop()
+	const appends = 400
+	for i := 0; i < appends; i++ {
+		if _, err := shard.Append(l, batchtest.Values(2, 700, int64(1000+i)), 0, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(when string) {
+		shard.Do(func() {
+			list := l.segments.Load().segments
+			if len(list) < 8 {
+				t.Fatalf("only %d segments", len(list))
+			}
+			total := int64(0)
+			for _, s := range list {
+				total += s.Size()
+			}
+			var cached, coldCached int64
+			for _, s := range list {
+				c := cachedBytes(t, s)
+				cached += c
+				if s.ColdEnd() >= s.Size() {
+					coldCached += c
+				}
+			}
+			// The window, plus a page at each segment edge the drop
+			// rounds inward, plus the page a read left at the boundary.
+			if limit := int64(window + 4*4096); cached > limit {
+				t.Errorf("%s: %d bytes of the log's %d cached, window %d", when, cached, total, window)
+			}
+			if coldCached > 2*4096 {
+				t.Errorf("%s: %d bytes of wholly dropped segments cached again", when, coldCached)
+			}
+			if c := cachedBytes(t, l.active); c == 0 && l.active.Size() > 4096 {
+				t.Errorf("%s: nothing of the active segment cached", when)
+			}
+		})
+	}
+	check("after the appends")
+	// A catch-up reader reads everything (readAll checks every batch),
+	// and its reads of cold extents are dropped as they are released.
+	if got := readAll(t, l, 0); got != appends {
+		t.Fatalf("read %d batches, want %d", got, appends)
+	}
+	check("after a read from the start")
+
+	shard.Do(func() {
+		if err := l.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	l, err = OpenLog(dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if got := readAll(t, l, 0); got != appends {
+		t.Fatalf("read %d batches after reopening, want %d", got, appends)
+	}
+}
