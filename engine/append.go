@@ -140,6 +140,7 @@ func (l *Log) Flush() error {
 		return l.fail(err)
 	}
 	l.durableOffset.Store(int64(end))
+	l.dropColdCache(l.active, l.active.SyncedSize())
 	return nil
 }
 

@@ -2,25 +2,29 @@ package engine
 
 import "spool/segment"
 
-// cacheCursor is how far a log's sync jobs have dropped the page cache of
-// bytes older than the partition's window (segment.Config.CacheWindowBytes):
-// everything before position in the segment based at base. Owned by the
-// sync job in flight (a log has at most one).
+// cacheCursor is how far a log's syncs have dropped the page cache of bytes
+// older than the partition's window (segment.Config.CacheWindowBytes):
+// everything before position in the segment based at base. Guarded by
+// Log.cacheMu.
 type cacheCursor struct {
 	base     Offset
 	position int64
 }
 
 // dropColdCache drops from the page cache the bytes of the log that lie more
-// than the window behind synced, the position in active that the sync job
-// just made durable: everything older is durable too (sealed segments, or
-// the job's own seals). Runs in the sync job, off the shard, so the writer
-// never pays for it; segments are acquired while their pages are dropped.
+// than the window behind synced, the position in active that a sync just
+// made durable: everything older is durable too (sealed segments, or a sync
+// job's own seals). The sync jobs run it off the shard, so the writer does
+// not pay for it; Flush (a standby's appends, the batch flush policy) runs
+// it on the writer. Segments are acquired while their pages are dropped.
+// A drop already running (another goroutine's) makes this one a no-op: the
+// next sync catches up.
 func (l *Log) dropColdCache(active *segment.Segment, synced int64) {
 	window := l.cfg.Segment.CacheWindowBytes
-	if window <= 0 {
+	if window <= 0 || !l.cacheMu.TryLock() {
 		return
 	}
+	defer l.cacheMu.Unlock()
 	segments := l.segments.Load().segments
 	i := len(segments) - 1
 	for i >= 0 && segments[i] != active {

@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -271,8 +272,9 @@ type Log struct {
 	// recovery point. Writer only.
 	pendingSeal []*segment.Segment
 	job         syncJob // owned by the sync worker while syncing
-	// cacheDropped is the sync jobs' progress in dropping old bytes from
-	// the page cache (cache.go). Owned by the sync job in flight.
+	// cacheDropped is the syncs' progress in dropping old bytes from the
+	// page cache (cache.go), guarded by cacheMu.
+	cacheMu      sync.Mutex
 	cacheDropped cacheCursor
 	producers    *producerState
 	// snapshots are the offsets of the producer-state snapshots on disk,

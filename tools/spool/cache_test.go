@@ -62,14 +62,6 @@ func TestPageCacheWindow(t *testing.T) {
 	}
 	const window = 256 << 10
 	const n = 6000
-	value := func(i int) []byte {
-		v := fmt.Appendf(nil, "%06d-", i)
-		r := rand.New(rand.NewPCG(uint64(i), 7))
-		for len(v) < 1000 {
-			v = append(v, byte(r.Uint32())) // incompressible
-		}
-		return v
-	}
 	for _, tc := range []struct {
 		window int64
 		check  func(cached, total int64) error
@@ -94,17 +86,7 @@ func TestPageCacheWindow(t *testing.T) {
 			b := testBroker(t, dir, "--log.segment.bytes=1048576", fmt.Sprint("--log.cache.window.bytes=", tc.window))
 			defer b.close()
 			createTopic(t, b, "cold", 1)
-			c := client(t, b, kgo.DefaultProduceTopic("cold"), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerBatchCompression(kgo.NoCompression()))
-			ctx := ctxTimeout(t, 60*time.Second)
-			for from := 0; from < n; from += 500 {
-				records := make([]*kgo.Record, 500)
-				for i := range records {
-					records[i] = &kgo.Record{Value: value(from + i)}
-				}
-				if err := c.ProduceSync(ctx, records...).FirstErr(); err != nil {
-					t.Fatal(err)
-				}
-			}
+			produceIncompressible(t, b, "cold", n)
 			partition := filepath.Join(dir, "cold-0")
 			cached, total := cachedLogBytes(t, partition)
 			if total < n*1000 {
@@ -115,7 +97,7 @@ func TestPageCacheWindow(t *testing.T) {
 			}
 			records := consumeAll(t, b, "cold", n)
 			for i, r := range records {
-				if r.Offset != int64(i) || !bytes.Equal(r.Value, value(i)) {
+				if r.Offset != int64(i) || !bytes.Equal(r.Value, incompressible(i)) {
 					t.Fatalf("record %d: offset %d, value %.10q", i, r.Offset, r.Value)
 				}
 			}
@@ -124,5 +106,62 @@ func TestPageCacheWindow(t *testing.T) {
 				t.Fatalf("after consuming from the start: %v", err)
 			}
 		})
+	}
+}
+
+// incompressible is record i's value: its number, then 993 random bytes.
+func incompressible(i int) []byte {
+	v := fmt.Appendf(nil, "%06d-", i)
+	r := rand.New(rand.NewPCG(uint64(i), 7))
+	for len(v) < 1000 {
+		v = append(v, byte(r.Uint32()))
+	}
+	return v
+}
+
+// produceIncompressible produces records 0..n-1 to partition 0 of topic,
+// uncompressed, acks=all, in requests of 500.
+func produceIncompressible(t *testing.T, b *broker, topic string, n int) {
+	t.Helper()
+	c := client(t, b, kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	ctx := ctxTimeout(t, 60*time.Second)
+	for from := 0; from < n; from += 500 {
+		records := make([]*kgo.Record, min(500, n-from))
+		for i := range records {
+			records[i] = &kgo.Record{Value: incompressible(from + i)}
+		}
+		if err := c.ProduceSync(ctx, records...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestPageCacheWindowOnStandby: a standby appends what its leader sends
+// through Log.Flush rather than a shard's sync jobs; its partitions keep
+// only the window cached as well, and hold the leader's bytes exactly.
+func TestPageCacheWindowOnStandby(t *testing.T) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(t.TempDir(), &st); err != nil || st.Type == unix.TMPFS_MAGIC {
+		t.Skip("the page cache is the storage on tmpfs")
+	}
+	const window = 256 << 10
+	settings := []string{"--log.segment.bytes=1048576", fmt.Sprint("--log.cache.window.bytes=", window)}
+	leader := groupBroker(t, t.TempDir(), append(settings, "--replication.listener=127.0.0.1:0")...)
+	defer leader.close()
+	standbyDir := t.TempDir()
+	standby := testBroker(t, standbyDir, append(settings, "--standby.of="+leader.replListenAddr(), "--node.id=1")...)
+	defer standby.close()
+	createTopic(t, leader, "cold", 1)
+	waitInSync(t, leader, "cold", 1)
+	produceIncompressible(t, leader, "cold", 6000)
+	waitIdentical(t, leader, standby)
+	cached, total := cachedLogBytes(t, filepath.Join(standbyDir, "cold-0"))
+	if total < 6000*1000 {
+		t.Fatalf("the standby holds only %d bytes of logs", total)
+	}
+	// The window, the last read of waitIdentical's comparison (1 MiB),
+	// and a large folio at the window's edge.
+	if limit := int64(window + 1<<20 + 2<<20); cached > limit {
+		t.Fatalf("the standby keeps %d of %d bytes cached, window %d", cached, total, window)
 	}
 }
