@@ -74,6 +74,7 @@ type Shard struct {
 
 	// Owned by the shard goroutine.
 	dirty    []*Log     // logs with appends not yet synced
+	round    []*Log     // scratch: the logs startSyncs hands out together
 	waiting  []*request // durable appends waiting for a sync
 	inFlight int        // syncs the worker holds
 }
@@ -320,27 +321,51 @@ func (s *Shard) markDirty(l *Log) {
 // Logs already syncing are revisited when their sync finishes.
 func (s *Shard) startSyncs(tick bool) {
 	kept := s.dirty[:0]
+	round := s.round[:0]
 	for _, l := range s.dirty {
 		switch {
 		case l.syncing:
 			kept = append(kept, l)
 		case l.cfg.FlushPolicy == FlushInterval && !tick, !tick && !s.hasWaiter(l) && l.unsyncedBytes() < shardSyncAheadBytes && len(l.pendingSeal) == 0:
 			kept = append(kept, l)
-		case s.startSync(l):
+		case l.prepareSync():
 			kept = append(kept, l)
+			round = append(round, l)
 		}
 	}
 	clear(s.dirty[len(kept):])
 	s.dirty = kept
+	if len(round) > 1 {
+		// Several logs sync together (a request that touched several
+		// partitions): put all their writes in flight before any
+		// fdatasync starts. Issued one file at a time by the workers, a
+		// round of 16 files of 16 KiB took 1.34-1.43 ms at p50; with the
+		// writes started first, 1.08 ms, and the p90 of 16 × 256 KiB went
+		// from 13.4 to 4.2 ms (docs/PERFORMANCE.md).
+		for _, l := range round {
+			l.job.segment.StartWriteback(l.job.from, l.job.to)
+		}
+	}
+	for _, l := range round {
+		s.send(l)
+	}
+	clear(round)
+	s.round = round[:0]
 	s.answer()
 }
 
-// startSync hands l to the worker if it has unsynced appends; false when it
+// startSync hands l to a worker if it has unsynced appends; false when it
 // has none (l is clean).
 func (s *Shard) startSync(l *Log) bool {
 	if !l.prepareSync() {
 		return false
 	}
+	s.send(l)
+	return true
+}
+
+// send hands l, its job prepared, to a sync worker.
+func (s *Shard) send(l *Log) {
 	select {
 	case s.syncJobs <- l:
 		l.syncing = true
@@ -351,7 +376,6 @@ func (s *Shard) startSync(l *Log) bool {
 		l.runSync()
 		l.finishSync()
 	}
-	return true
 }
 
 // finish records a sync the worker returned, answers the appends it made

@@ -48,3 +48,6 @@ func SeekData(f *os.File, offset int64) (int64, error) { return offset, nil }
 
 // DropCache is a no-op off Linux.
 func DropCache(f *os.File, offset, length int64) error { return nil }
+
+// StartWriteback is a no-op off Linux.
+func StartWriteback(f *os.File, offset, length int64) error { return nil }

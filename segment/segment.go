@@ -626,6 +626,16 @@ func (s *Segment) SyncRange(from, to int64) error {
 	return nil
 }
 
+// StartWriteback puts the pwrite mode's dirty pages of [from, to) in flight
+// to the device without waiting, as the first half of a SyncRange that the
+// caller issues next (it makes nothing durable itself). A no-op in mmap
+// mode. Errors are left to the SyncRange that follows. Any goroutine.
+func (s *Segment) StartWriteback(from, to int64) {
+	if s.cfg.WriteMode == WritePwrite && to > from {
+		linux.StartWriteback(s.log, from, to-from)
+	}
+}
+
 // SyncedSize is the number of bytes known durable. Writer only.
 func (s *Segment) SyncedSize() int64 { return s.syncedSize }
 
