@@ -42,7 +42,10 @@ func TestCrashChild(t *testing.T) {
 		mode = segment.WriteMmap
 	}
 	cfg := LogConfig{
-		Segment:         segment.Config{SegmentBytes: 256 << 10, IndexBytes: 16 << 10, IndexIntervalBytes: 1024, WriteMode: mode},
+		// A page-cache window of under half a segment: the sync jobs drop
+		// pages of the segments they seal and of the active one while
+		// children are killed.
+		Segment:         segment.Config{SegmentBytes: 256 << 10, IndexBytes: 16 << 10, IndexIntervalBytes: 1024, WriteMode: mode, CacheWindowBytes: 96 << 10},
 		RetentionMillis: -1,
 		RetentionBytes:  -1,
 		FlushPolicy:     FlushGroupCommit,

@@ -173,3 +173,13 @@ func StartWriteback(f *os.File, offset, length int64) error {
 	}
 	return nil
 }
+
+// PageCacheOnly reports whether the file system holding path keeps file data
+// only in the page cache (tmpfs, ramfs), where DropCache can drop nothing.
+func PageCacheOnly(path string) (bool, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return false, &os.PathError{Op: "statfs", Path: path, Err: err}
+	}
+	return st.Type == unix.TMPFS_MAGIC || st.Type == unix.RAMFS_MAGIC, nil
+}

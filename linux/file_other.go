@@ -51,3 +51,6 @@ func DropCache(f *os.File, offset, length int64) error { return nil }
 
 // StartWriteback is a no-op off Linux.
 func StartWriteback(f *os.File, offset, length int64) error { return nil }
+
+// PageCacheOnly answers false off Linux.
+func PageCacheOnly(path string) (bool, error) { return false, nil }

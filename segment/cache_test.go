@@ -4,21 +4,15 @@ import (
 	"bytes"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
 	"spool/linux"
 )
 
-// skipWithoutPageCache skips where the page cache is the only copy (tmpfs
-// keeps its pages whatever the advice).
+// skipWithoutPageCache skips where the page cache is the only copy of a
+// file's data (tmpfs keeps its pages whatever the advice).
 func skipWithoutPageCache(t *testing.T, dir string) {
 	t.Helper()
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		t.Skip(err)
-	}
-	if st.Type == unix.TMPFS_MAGIC || st.Type == unix.RAMFS_MAGIC {
-		t.Skip("page cache is the storage on tmpfs")
+	if only, err := linux.PageCacheOnly(dir); err != nil || only {
+		t.Skipf("no page cache to drop under %s (%v)", dir, err)
 	}
 }
 

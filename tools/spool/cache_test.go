@@ -56,9 +56,8 @@ func cachedLogBytes(t *testing.T, dir string) (cached, total int64) {
 // without filling the cache again. With 0 (Kafka's behaviour) the kernel
 // keeps everything, which shows the measurement can see cached pages.
 func TestPageCacheWindow(t *testing.T) {
-	var st unix.Statfs_t
-	if err := unix.Statfs(t.TempDir(), &st); err != nil || st.Type == unix.TMPFS_MAGIC {
-		t.Skip("the page cache is the storage on tmpfs")
+	if only, err := linux.PageCacheOnly(t.TempDir()); err != nil || only {
+		t.Skipf("no page cache to drop (%v)", err)
 	}
 	const window = 256 << 10
 	const n = 6000
@@ -140,9 +139,8 @@ func produceIncompressible(t *testing.T, b *broker, topic string, n int) {
 // through Log.Flush rather than a shard's sync jobs; its partitions keep
 // only the window cached as well, and hold the leader's bytes exactly.
 func TestPageCacheWindowOnStandby(t *testing.T) {
-	var st unix.Statfs_t
-	if err := unix.Statfs(t.TempDir(), &st); err != nil || st.Type == unix.TMPFS_MAGIC {
-		t.Skip("the page cache is the storage on tmpfs")
+	if only, err := linux.PageCacheOnly(t.TempDir()); err != nil || only {
+		t.Skipf("no page cache to drop (%v)", err)
 	}
 	const window = 256 << 10
 	settings := []string{"--log.segment.bytes=1048576", fmt.Sprint("--log.cache.window.bytes=", window)}
