@@ -27,14 +27,15 @@ import (
 // end offset is loaded and the batch headers after it are replayed. With no
 // usable snapshot (a directory from before snapshots, or a corrupt one) the
 // state is rebuilt by walking the headers of the segments written to within
-// producerExpiryMillis, judged by the file's modification time.
+// LogConfig.ProducerIDExpirationMillis, judged by the file's modification
+// time.
 //
 // Each producer carries the wall-clock time of its last append (the
 // broker's clock, not record timestamps, which the producer chooses); one
-// idle for longer than producerExpiryMillis (Kafka's
-// producer.id.expiration.ms default) is dropped at load, as Kafka forgets
-// it, and its next batch is accepted at any sequence (an unknown producer
-// is never refused: KIP-360's leniency).
+// idle for longer than LogConfig.ProducerIDExpirationMillis (Kafka's
+// producer.id.expiration.ms) is dropped at load and at each retention pass,
+// as Kafka forgets it, and its next batch is accepted at any sequence (an
+// unknown producer is never refused: KIP-360's leniency).
 
 // Limits of the producer state.
 const (
@@ -43,9 +44,6 @@ const (
 	// producersPerLogMax bounds the producers remembered per partition;
 	// beyond it the least recently used is forgotten.
 	producersPerLogMax = 100_000
-	// producerExpiryMillis is how long an idle producer is remembered
-	// across restarts (Kafka's producer.id.expiration.ms default, 1 day).
-	producerExpiryMillis = 24 * 3600 * 1000
 )
 
 // Errors of the idempotence check, mapped to Kafka's codes by wire.
@@ -166,10 +164,10 @@ func (p *producerState) evictOldest() {
 }
 
 // expire forgets the producers whose last append is more than
-// producerExpiryMillis before nowMillis.
-func (p *producerState) expire(nowMillis int64) {
+// expiryMillis (producer.id.expiration.ms) before nowMillis.
+func (p *producerState) expire(nowMillis, expiryMillis int64) {
 	for id, e := range p.byID {
-		if nowMillis-e.lastWriteMillis > producerExpiryMillis {
+		if nowMillis-e.lastWriteMillis > expiryMillis {
 			delete(p.byID, id)
 		}
 	}
@@ -184,14 +182,15 @@ func (p *producerState) expire(nowMillis int64) {
 //     reported; either way the next older one is tried);
 //  3. replay the batch headers from its offset to the log end offset, or,
 //     without a usable snapshot, walk the segments written within
-//     producerExpiryMillis;
-//  4. drop the producers idle for longer than producerExpiryMillis.
+//     producer.id.expiration.ms (LogConfig.ProducerIDExpirationMillis);
+//  4. drop the producers idle for longer than producer.id.expiration.ms.
 //
 // It sets l.producersReplayed to the number of batch headers read. Writer
 // only.
 func (l *Log) loadProducers() error {
 	started := time.Now()
 	now := l.cfg.Now()
+	expiry := l.cfg.ProducerIDExpirationMillis
 	end := l.LogEndOffset()
 	// 1.
 	if err := l.removeProducerSnapshotsAbove(end); err != nil {
@@ -235,12 +234,12 @@ func (l *Log) loadProducers() error {
 		l.producers = newProducerState()
 		replayed = l.replayProducers(0, func(s *segment.Segment) bool {
 			info, err := os.Stat(s.Path())
-			return err != nil || now-info.ModTime().UnixMilli() <= producerExpiryMillis
+			return err != nil || now-info.ModTime().UnixMilli() <= expiry
 		})
 	}
 	l.producersReplayed = replayed
 	// 4.
-	l.producers.expire(now)
+	l.producers.expire(now, expiry)
 	l.logger.Debug("producer state loaded", "snapshot", from, "batches_replayed", replayed, "producers", len(l.producers.byID), "elapsed", time.Since(started))
 	return nil
 }

@@ -107,7 +107,11 @@ type LogConfig struct {
 	// MinCompactionLagMillis is min.compaction.lag.ms: a segment is
 	// cleaned only once its newest record is this old (0: at once).
 	MinCompactionLagMillis int64
-	Logger                 *slog.Logger
+	// ProducerIDExpirationMillis is the broker's producer.id.expiration.ms:
+	// an idempotent producer idle for longer is forgotten, at load and at
+	// each retention pass. Zero takes the default (1 day).
+	ProducerIDExpirationMillis int64
+	Logger                     *slog.Logger
 	// Now is the clock, in milliseconds; nil means the wall clock. Tests
 	// move it to exercise segment.ms and retention.ms.
 	Now func() int64
@@ -122,6 +126,8 @@ const (
 	// delete.retention.ms and min.cleanable.dirty.ratio.
 	DeleteRetentionMillisDefault  = 24 * 3600 * 1000
 	MinCleanableDirtyRatioDefault = 0.5
+	// producer.id.expiration.ms.
+	ProducerIDExpirationMillisDefault = 24 * 3600 * 1000
 )
 
 // ZeroSetting stands for an explicit 0 in a LogConfig field whose zero
@@ -194,6 +200,9 @@ func (c LogConfig) WithDefaults() LogConfig {
 	}
 	if c.MinCleanableDirtyRatio == 0 {
 		c.MinCleanableDirtyRatio = MinCleanableDirtyRatioDefault
+	}
+	if c.ProducerIDExpirationMillis == 0 {
+		c.ProducerIDExpirationMillis = ProducerIDExpirationMillisDefault
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -413,7 +413,7 @@ func TestProducerSnapshotExpiry(t *testing.T) {
 	idle, busy := &testProducer{id: 1}, &testProducer{id: 2}
 	idle.send(t, l)
 	busy.send(t, l)
-	now += producerExpiryMillis
+	now += ProducerIDExpirationMillisDefault
 	busy.send(t, l)
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
@@ -547,7 +547,7 @@ func TestProducersExpireWhileRunning(t *testing.T) {
 		idle, busy := &testProducer{id: 1}, &testProducer{id: 2}
 		idle.send(t, l)
 		busy.send(t, l)
-		now += producerExpiryMillis
+		now += ProducerIDExpirationMillisDefault
 		busy.send(t, l)
 		// The batches have no keys: switch the policy after them.
 		cfg.Cleanup = cleanup
@@ -572,5 +572,68 @@ func TestProducersExpireWhileRunning(t *testing.T) {
 			busy.expectRetryDeduplicated(t, l, 1)
 		}
 		l.Close()
+	}
+}
+
+// TestProducerIDExpirationConfigured: LogConfig.ProducerIDExpirationMillis
+// (producer.id.expiration.ms) replaces the 1-day default, both at a
+// retention pass and at load. An idle producer is remembered up to the
+// configured expiration (its retry is a duplicate) and forgotten one
+// millisecond past it: its retry is then Kafka's answer for an unknown
+// producer, accepted and appended at a new offset, at any sequence.
+func TestProducerIDExpirationConfigured(t *testing.T) {
+	const expiration = 60_000
+	now := int64(1_700_000_000_000)
+	cfg := smallConfig()
+	cfg.Now = func() int64 { return now }
+	cfg.ProducerIDExpirationMillis = expiration
+	dir := t.TempDir()
+	l := mustOpen(t, dir, cfg)
+	if got := l.Config().ProducerIDExpirationMillis; got != expiration {
+		t.Fatalf("configured expiration %d, want %d", got, expiration)
+	}
+	idle, busy := &testProducer{id: 1}, &testProducer{id: 2}
+	idle.send(t, l)
+	idle.send(t, l)
+	busy.send(t, l)
+
+	// While running: the retention pass at the expiry keeps the idle
+	// producer, the one just past it forgets it.
+	now += expiration
+	busy.send(t, l)
+	if _, err := l.ApplyRetention(); err != nil {
+		t.Fatal(err)
+	}
+	idle.expectRetryDeduplicated(t, l, 1)
+	now++
+	if _, err := l.ApplyRetention(); err != nil {
+		t.Fatal(err)
+	}
+	if _, known := l.producers.byID[idle.id]; known || len(l.producers.byID) != 1 {
+		t.Fatalf("past the configured expiry: %d producers, idle one known: %v", len(l.producers.byID), known)
+	}
+	busy.expectRetryDeduplicated(t, l, 1)
+	end := l.LogEndOffset()
+	info, err := l.Append(idempotentBatch(idle.id, idle.epoch, 2, 2), 0)
+	if err != nil || info.Duplicate || info.BaseOffset != end {
+		t.Fatalf("retry of the expired producer's batch 1 (first at offset %d): %+v %v; want appended at %d", idle.sent[1].BaseOffset, info, err, end)
+	}
+
+	// At load: the busy producer, idle since its last batch, is forgotten
+	// by the open once the configured expiration has passed, though a
+	// snapshot holds it.
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	now += expiration + 1
+	l = mustOpen(t, dir, cfg)
+	defer l.Close()
+	if _, known := l.producers.byID[busy.id]; known {
+		t.Fatal("the open kept a producer idle for longer than the configured expiration")
+	}
+	end = l.LogEndOffset()
+	info, err = l.Append(idempotentBatch(busy.id, busy.epoch, 2, 2), 0)
+	if err != nil || info.Duplicate || info.BaseOffset != end {
+		t.Fatalf("retry of the expired busy producer's batch 1: %+v %v; want appended at %d", info, err, end)
 	}
 }

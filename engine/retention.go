@@ -101,11 +101,11 @@ func (l *Log) ApplyRetention() (int, error) {
 		return 0, err
 	}
 	// Idle idempotent producers expire here too, as Kafka's periodic
-	// check does (producer.id.expiration.ms, 1 day): without it a
-	// running broker forgot them only at the next load, and the state
-	// (and every roll's snapshot) grew to the LRU bound with producers
-	// long gone.
-	l.producers.expire(l.cfg.Now())
+	// check does (producer.id.expiration.ms, 1 day by default): without
+	// it a running broker forgot them only at the next load, and the
+	// state (and every roll's snapshot) grew to the LRU bound with
+	// producers long gone.
+	l.producers.expire(l.cfg.Now(), l.cfg.ProducerIDExpirationMillis)
 	if !l.cfg.Cleanup.Delete() {
 		// cleanup.policy=compact alone: the cleaner, not retention,
 		// bounds the log.

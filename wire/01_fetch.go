@@ -38,10 +38,11 @@ package wire
 // invalid; a request whose session was used by another while it waited
 // gets INVALID_FETCH_SESSION_EPOCH too. Differences from Kafka: a full
 // fetch of no partitions makes no session, a session may hold at most
-// fetchPartitionsMax partitions (INVALID_REQUEST beyond), and below v13 no
-// topic name longer than Kafka's 249 bytes (a full fetch naming one makes
-// no session, an incremental one adding one is INVALID_REQUEST): the
-// session would keep those bytes.
+// fetchPartitionsMax partitions once a request's additions and forgotten
+// partitions are both applied (INVALID_REQUEST beyond, the session left
+// as it was), and below v13 no topic name longer than Kafka's 249 bytes (a
+// full fetch naming one makes no session, an incremental one adding one is
+// INVALID_REQUEST): the session would keep those bytes.
 //
 // The response is encoded by hand, not by kmsg, so that each partition's
 // records stay a file extent that netio sends with sendfile (or copies by
@@ -315,10 +316,12 @@ func (s *Server) fetchIncremental(ctx context.Context, h *RequestHeader, r *kmsg
 
 // updateSession applies an incremental request's partitions (added, or
 // their fetch offset and byte limit updated) and then its forgotten
-// partitions, as Kafka orders them. It changes nothing when it answers an
-// error. REQUIRES: session.mu held.
+// partitions, as Kafka orders them. The session may hold at most
+// fetchPartitionsMax partitions once both are applied (a consumer near the
+// bound may swap its partitions in one request). It changes nothing when
+// it answers an error. REQUIRES: session.mu held.
 func (s *Server) updateSession(session *fetchSession, r *kmsg.FetchRequest, byTopicID bool) int16 {
-	adding := 0
+	adding := 0 // an upper bound: a partition named twice counts twice
 	for ti := range r.Topics {
 		rt := &r.Topics[ti]
 		if !byTopicID && len(rt.Topic) > sessionTopicNameBytesMax {
@@ -330,7 +333,7 @@ func (s *Server) updateSession(session *fetchSession, r *kmsg.FetchRequest, byTo
 			}
 		}
 	}
-	if len(session.partitions)+adding > fetchPartitionsMax {
+	if len(session.partitions)+adding > fetchPartitionsMax && sessionSizeAfter(session, r, byTopicID) > fetchPartitionsMax {
 		return kerr.InvalidRequest.Code
 	}
 	for ti := range r.Topics {
@@ -363,6 +366,46 @@ func (s *Server) updateSession(session *fetchSession, r *kmsg.FetchRequest, byTo
 		}
 	}
 	return 0
+}
+
+// sessionSizeAfter is how many partitions session would hold after
+// updateSession applied r: its partitions plus the distinct ones r adds,
+// less the distinct ones r forgets that are among those. It changes
+// nothing. Its sets hold only partitions r adds (at most
+// fetchPartitionsMax, as handleFetch checked) and partitions of the
+// session or r that r forgets, so forgetting partitions the session lacks
+// costs no memory. REQUIRES: session.mu held.
+func sessionSizeAfter(session *fetchSession, r *kmsg.FetchRequest, byTopicID bool) int {
+	added := map[sessionKey]struct{}{}
+	for ti := range r.Topics {
+		rt := &r.Topics[ti]
+		for pi := range rt.Partitions {
+			if key := requestKey(rt, rt.Partitions[pi].Partition, byTopicID); session.partitions[key] == nil {
+				added[key] = struct{}{}
+			}
+		}
+	}
+	size := len(session.partitions) + len(added)
+	forgotten := map[sessionKey]struct{}{}
+	for fi := range r.ForgottenTopics {
+		ft := &r.ForgottenTopics[fi]
+		for _, partition := range ft.Partitions {
+			key := sessionKey{partition: partition}
+			if byTopicID {
+				key.topicID = ft.TopicID
+			} else {
+				key.topic = ft.Topic
+			}
+			if _, isAdded := added[key]; session.partitions[key] == nil && !isAdded {
+				continue
+			}
+			if _, seen := forgotten[key]; !seen {
+				forgotten[key] = struct{}{}
+				size--
+			}
+		}
+	}
+	return size
 }
 
 func requestKey(rt *kmsg.FetchRequestTopic, partition int32, byTopicID bool) sessionKey {

@@ -15,6 +15,16 @@ import (
 // materialize turns a response into the bytes a client receives.
 func materialize(t testing.TB, resp *Response) []byte {
 	t.Helper()
+	out, err := materializeErr(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// materializeErr is materialize for goroutines other than the test's,
+// which must not call t.Fatal: it returns the error.
+func materializeErr(resp *Response) ([]byte, error) {
 	var out []byte
 	err := resp.Each(func(b []byte, e segment.Extent) error {
 		if b != nil {
@@ -28,10 +38,7 @@ func materialize(t testing.TB, resp *Response) []byte {
 		out = append(out, buf...)
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return out, err
 }
 
 // TestFetchEncodingRoundTrips encodes fetch responses by hand at every

@@ -3,10 +3,11 @@ package wire
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
-	"sync"
+	"slices"
 	"testing"
 	"time"
 
@@ -50,6 +51,16 @@ func sessionServer(t testing.TB, partitions int32, slots int) *Server {
 // the answer.
 func roundTrip(t testing.TB, server *Server, req kmsg.Request) kmsg.Response {
 	t.Helper()
+	kresp, err := roundTripErr(server, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kresp
+}
+
+// roundTripErr is roundTrip for goroutines other than the test's, which
+// must not call t.Fatal: it returns the error.
+func roundTripErr(server *Server, req kmsg.Request) (kmsg.Response, error) {
 	frame := binary.BigEndian.AppendUint16(nil, uint16(req.Key()))
 	frame = binary.BigEndian.AppendUint16(frame, uint16(req.GetVersion()))
 	frame = binary.BigEndian.AppendUint32(frame, 7)
@@ -60,11 +71,14 @@ func roundTrip(t testing.TB, server *Server, req kmsg.Request) kmsg.Response {
 	frame = req.AppendTo(frame)
 	var resp Response
 	if err := server.Handle(context.Background(), frame, &resp); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	resp.Complete()
-	out := materialize(t, &resp)
+	out, err := materializeErr(&resp)
 	resp.Release()
+	if err != nil {
+		return nil, err
+	}
 	kresp := req.ResponseKind()
 	kresp.SetVersion(req.GetVersion())
 	body := out[8:]
@@ -72,14 +86,31 @@ func roundTrip(t testing.TB, server *Server, req kmsg.Request) kmsg.Response {
 		body = body[1:]
 	}
 	if err := kresp.ReadFrom(body); err != nil {
-		t.Fatalf("decoding %T: %v", kresp, err)
+		return nil, fmt.Errorf("decoding %T: %w", kresp, err)
 	}
-	return kresp
+	return kresp, nil
+}
+
+// fetchErr is roundTripErr of a fetch.
+func fetchErr(server *Server, req *kmsg.FetchRequest) (*kmsg.FetchResponse, error) {
+	kresp, err := roundTripErr(server, req)
+	if err != nil {
+		return nil, err
+	}
+	return kresp.(*kmsg.FetchResponse), nil
 }
 
 // produceOne appends one record to t/partition.
 func produceOne(t testing.TB, server *Server, partition int32) {
 	t.Helper()
+	if err := produceOneErr(server, partition); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// produceOneErr is produceOne for goroutines other than the test's, which
+// must not call t.Fatal: it returns the error.
+func produceOneErr(server *Server, partition int32) error {
 	req := kmsg.NewPtrProduceRequest()
 	req.Version, req.Acks, req.TimeoutMillis = 9, 1, 5000
 	topic := kmsg.NewProduceRequestTopic()
@@ -89,9 +120,26 @@ func produceOne(t testing.TB, server *Server, partition int32) {
 	p.Records = batchtest.Values(1, 10, time.Now().UnixMilli())
 	topic.Partitions = append(topic.Partitions, p)
 	req.Topics = append(req.Topics, topic)
-	resp := roundTrip(t, server, req).(*kmsg.ProduceResponse)
-	if code := resp.Topics[0].Partitions[0].ErrorCode; code != 0 {
-		t.Fatalf("produce: %v", kerr.ErrorForCode(code))
+	kresp, err := roundTripErr(server, req)
+	if err != nil {
+		return err
+	}
+	if code := kresp.(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode; code != 0 {
+		return fmt.Errorf("produce to partition %d: %w", partition, kerr.ErrorForCode(code))
+	}
+	return nil
+}
+
+// receive waits at most timeout for a value from ch; ok is false when the
+// time ran out.
+func receive[T any](ch <-chan T, timeout time.Duration) (v T, ok bool) {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case v = <-ch:
+		return v, true
+	case <-timer.C:
+		return v, false
 	}
 }
 
@@ -294,13 +342,17 @@ func TestIncrementalFetchAnswersChangesOnly(t *testing.T) {
 		t.Fatalf("nothing changed, yet: %v, session %d, partitions %v", kerr.ErrorForCode(resp.ErrorCode), resp.SessionID, partitionsIn(resp))
 	}
 	// A record on 2, which the request does not name, ends the long poll.
+	produced := make(chan error, 1) // buffered: the goroutine never blocks
 	go func() {
 		time.Sleep(50 * time.Millisecond)
-		produceOne(t, server, 2)
+		produced <- produceOneErr(server, 2)
 	}()
 	req := sessionFetch(id, 2, nil)
 	req.MinBytes, req.MaxWaitMillis = 1, 10_000
 	resp = roundTrip(t, server, req).(*kmsg.FetchResponse)
+	if err, ok := receive(produced, 30*time.Second); !ok || err != nil {
+		t.Fatalf("the record on 2: %v (answered: %v)", err, ok)
+	}
 	got := partitionsIn(resp)
 	if len(got) != 1 || len(got[2].RecordBatches) == 0 || got[2].HighWatermark != 1 {
 		t.Fatalf("after a record on 2: %+v", got)
@@ -356,27 +408,51 @@ func TestFetchSessionConcurrentUse(t *testing.T) {
 	full := roundTrip(t, server, sessionFetch(0, 0, offsets)).(*kmsg.FetchResponse)
 	id := full.SessionID
 	const rounds, racers = 20, 4
+	// The goroutines never touch t: each sends its outcome, and the test
+	// waits for them all, at most 30 seconds a round.
+	type outcome struct {
+		racer bool  // false: the other sessions' goroutine
+		code  int16 // a racer's answer
+		err   error
+	}
 	epoch := int32(1)
 	for round := 0; round < rounds; round++ {
-		var wg sync.WaitGroup
-		codes := make([]int16, racers)
+		outcomes := make(chan outcome, racers+1) // buffered: no goroutine blocks
 		for r := 0; r < racers; r++ {
-			wg.Add(1)
 			go func() {
-				defer wg.Done()
-				req := sessionFetch(id, epoch, map[int32]int64{int32(r): 0})
-				codes[r] = roundTrip(t, server, req).(*kmsg.FetchResponse).ErrorCode
+				resp, err := fetchErr(server, sessionFetch(id, epoch, map[int32]int64{int32(r): 0}))
+				if err != nil {
+					outcomes <- outcome{err: fmt.Errorf("racer %d: %w", r, err)}
+					return
+				}
+				outcomes <- outcome{racer: true, code: resp.ErrorCode}
 			}()
 		}
 		// Meanwhile other sessions come and go.
-		wg.Add(1)
 		go func() {
-			defer wg.Done()
-			other := roundTrip(t, server, sessionFetch(0, 0, map[int32]int64{7: 0})).(*kmsg.FetchResponse)
-			roundTrip(t, server, sessionFetch(other.SessionID, -1, map[int32]int64{7: 0}))
+			other, err := fetchErr(server, sessionFetch(0, 0, map[int32]int64{7: 0}))
+			if err == nil {
+				_, err = fetchErr(server, sessionFetch(other.SessionID, -1, map[int32]int64{7: 0}))
+			}
+			if err != nil {
+				err = fmt.Errorf("another session: %w", err)
+			}
+			outcomes <- outcome{err: err}
 		}()
 		produceOne(t, server, int32(round%8))
-		wg.Wait()
+		var codes []int16
+		deadline := time.Now().Add(30 * time.Second)
+		for range racers + 1 {
+			o, ok := receive(outcomes, time.Until(deadline))
+			switch {
+			case !ok:
+				t.Fatalf("round %d: a request did not answer within 30 s", round)
+			case o.err != nil:
+				t.Fatalf("round %d: %v", round, o.err)
+			case o.racer:
+				codes = append(codes, o.code)
+			}
+		}
 		won := 0
 		for _, code := range codes {
 			switch code {
@@ -423,19 +499,36 @@ func TestFetchSessionCloseAndReplace(t *testing.T) {
 func TestFetchSessionEmptiedWhileWaiting(t *testing.T) {
 	server := sessionServer(t, 2, 10)
 	id := roundTrip(t, server, sessionFetch(0, 0, map[int32]int64{0: 0, 1: 0})).(*kmsg.FetchResponse).SessionID
-	waiting := make(chan *kmsg.FetchResponse)
+	type answer struct {
+		resp *kmsg.FetchResponse
+		err  error
+	}
+	// The goroutine never touches t; buffered, so it never blocks.
+	waiting := make(chan answer, 1)
 	go func() {
 		req := sessionFetch(id, 1, nil)
 		req.MinBytes, req.MaxWaitMillis = 1, 10_000
-		waiting <- roundTrip(t, server, req).(*kmsg.FetchResponse)
+		resp, err := fetchErr(server, req)
+		waiting <- answer{resp, err}
 	}()
+	// Wait (bounded) until the request is long-polling: it advanced the
+	// epoch. An answer before that is a failure.
 	session := server.sessions.get(id)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		session.mu.Lock()
 		epoch := session.epoch
 		session.mu.Unlock()
 		if epoch == 2 {
 			break
+		}
+		select {
+		case a := <-waiting:
+			t.Fatalf("the request answered before it waited: %v, %+v", a.err, a.resp)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the request did not reach the session within 30 s (epoch %d)", epoch)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -444,14 +537,14 @@ func TestFetchSessionEmptiedWhileWaiting(t *testing.T) {
 		t.Fatalf("emptying: %v, session %d", kerr.ErrorForCode(emptied.ErrorCode), emptied.SessionID)
 	}
 	produceOne(t, server, 0)
-	// Bounded: a failure inside the goroutine ends it without an answer.
-	select {
-	case resp := <-waiting:
-		if resp.ErrorCode != kerr.InvalidFetchSessionEpoch.Code {
-			t.Fatalf("the waiting request: %v", kerr.ErrorForCode(resp.ErrorCode))
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the waiting request never answered (or failed in its goroutine)")
+	a, ok := receive(waiting, 30*time.Second)
+	switch {
+	case !ok:
+		t.Fatal("the waiting request did not answer within 30 s")
+	case a.err != nil:
+		t.Fatalf("the waiting request: %v", a.err)
+	case a.resp.ErrorCode != kerr.InvalidFetchSessionEpoch.Code:
+		t.Fatalf("the waiting request: %v", kerr.ErrorForCode(a.resp.ErrorCode))
 	}
 }
 
@@ -549,4 +642,101 @@ func TestFetchSessionRefusesOverlongTopicNames(t *testing.T) {
 	if resp := roundTrip(t, server, withLong(sessionFetch(id, 1, nil))).(*kmsg.FetchResponse); resp.ErrorCode != 0 || resp.SessionID != id {
 		t.Fatalf("incremental adding a 249-byte topic: %v", kerr.ErrorForCode(resp.ErrorCode))
 	}
+}
+
+// rangeFetch is a v12 fetch of topic t in session id at epoch, naming
+// partitions add (at offset 0) and forgetting forget, each in the order
+// and with the repeats given.
+func rangeFetch(id, epoch int32, add, forget []int32) *kmsg.FetchRequest {
+	req := kmsg.NewPtrFetchRequest()
+	req.Version, req.ReplicaID, req.MaxBytes, req.SessionID, req.SessionEpoch = 12, -1, 1<<20, id, epoch
+	if len(add) > 0 {
+		topic := kmsg.NewFetchRequestTopic()
+		topic.Topic = "t"
+		for _, partition := range add {
+			p := kmsg.NewFetchRequestTopicPartition()
+			p.Partition, p.PartitionMaxBytes, p.LogStartOffset = partition, 1<<20, -1
+			topic.Partitions = append(topic.Partitions, p)
+		}
+		req.Topics = append(req.Topics, topic)
+	}
+	if len(forget) > 0 {
+		req.ForgottenTopics = []kmsg.FetchRequestForgottenTopic{{Topic: "t", Partitions: forget}}
+	}
+	return req
+}
+
+// partitionRange is from, from+1, ..., to-1.
+func partitionRange(from, to int32) []int32 {
+	out := make([]int32, 0, to-from)
+	for p := from; p < to; p++ {
+		out = append(out, p)
+	}
+	return out
+}
+
+// TestFetchSessionBoundIsNetOfForgotten: a session at the
+// fetchPartitionsMax bound may swap partitions in one incremental request
+// (Kafka applies the additions, then the forgotten partitions): the bound
+// holds for the session as the request leaves it. A request that would
+// leave it over the bound is refused and changes nothing, however its
+// lists repeat partitions or forget ones the session lacks. (Partitions
+// past the topic's one are answered UNKNOWN_TOPIC_OR_PARTITION; the
+// session keeps them all the same, as Kafka's does.)
+func TestFetchSessionBoundIsNetOfForgotten(t *testing.T) {
+	server := sessionServer(t, 1, 10)
+	full := roundTrip(t, server, rangeFetch(0, 0, partitionRange(0, fetchPartitionsMax), nil)).(*kmsg.FetchResponse)
+	id := full.SessionID
+	if full.ErrorCode != 0 || id == 0 {
+		t.Fatalf("full fetch of %d partitions: %v, session %d", fetchPartitionsMax, kerr.ErrorForCode(full.ErrorCode), id)
+	}
+	session := server.sessions.get(id)
+	// state lists the session's partitions in order, and its epoch.
+	state := func() ([]int32, int32) {
+		session.mu.Lock()
+		defer session.mu.Unlock()
+		session.checkList()
+		var order []int32
+		for p := session.first; p != nil; p = p.next {
+			order = append(order, p.key.partition)
+		}
+		return order, session.epoch
+	}
+	refused := func(what string, req *kmsg.FetchRequest) {
+		t.Helper()
+		before, epoch := state()
+		if resp := roundTrip(t, server, req).(*kmsg.FetchResponse); resp.ErrorCode != kerr.InvalidRequest.Code {
+			t.Fatalf("%s: %v, want INVALID_REQUEST", what, kerr.ErrorForCode(resp.ErrorCode))
+		}
+		after, epochAfter := state()
+		if !slices.Equal(before, after) || epochAfter != epoch || server.FetchSessionStats().Partitions != fetchPartitionsMax {
+			t.Fatalf("%s: the refused request changed the session: %d partitions (epoch %d), were %d (epoch %d)", what, len(after), epochAfter, len(before), epoch)
+		}
+	}
+	// At the bound: one more is refused.
+	refused("one partition past the bound", rangeFetch(id, 1, []int32{fetchPartitionsMax}, nil))
+	// 101 new (one named twice), 100 forgotten (one named twice, plus
+	// one the session lacks, which does not count): 10,001.
+	add := append(partitionRange(fetchPartitionsMax, fetchPartitionsMax+101), fetchPartitionsMax)
+	forget := append(partitionRange(0, 100), 0, 3*fetchPartitionsMax)
+	refused("101 added, 100 forgotten", rangeFetch(id, 1, add, forget))
+	// 100 new, of which the last is forgotten in the same request, and
+	// 99 of the session's forgotten: exactly the bound again. (Checked
+	// before forgetting, as before, this was 10,100: INVALID_REQUEST.)
+	add = partitionRange(fetchPartitionsMax, fetchPartitionsMax+100)
+	forget = append(partitionRange(0, 99), fetchPartitionsMax+99)
+	resp := roundTrip(t, server, rangeFetch(id, 1, add, forget)).(*kmsg.FetchResponse)
+	if resp.ErrorCode != 0 || resp.SessionID != id {
+		t.Fatalf("100 added, 100 forgotten: %v, session %d", kerr.ErrorForCode(resp.ErrorCode), resp.SessionID)
+	}
+	order, epoch := state()
+	want := append(partitionRange(99, fetchPartitionsMax), partitionRange(fetchPartitionsMax, fetchPartitionsMax+99)...)
+	if epoch != 2 || !slices.Equal(order, want) {
+		t.Fatalf("after the swap: epoch %d, %d partitions from %d to %d; want epoch 2, %d partitions from 99 to %d", epoch, len(order), order[0], order[len(order)-1], len(want), fetchPartitionsMax+98)
+	}
+	if stats := server.FetchSessionStats(); stats.Partitions != fetchPartitionsMax || stats.Incremental != 1 {
+		t.Fatalf("stats %+v", stats)
+	}
+	// Still at the bound: the next epoch refuses one more again.
+	refused("one partition past the bound after the swap", rangeFetch(id, 2, []int32{0}, nil))
 }

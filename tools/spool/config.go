@@ -52,6 +52,7 @@ var knownProperties = map[string]property{
 	"log.preallocate":                           {"false", "preallocate default: fallocate each new segment file to segment.bytes (mmap write mode always does)"},
 	"log.cache.window.bytes":                    {"67108864", "spool's own: the newest bytes of each partition kept in the page cache; older bytes are dropped from it once durable, and reads of them drop what they read (0: leave the cache to the kernel, as Kafka does)"},
 	"message.max.bytes":                         {"1048588", "max.message.bytes default"},
+	"producer.id.expiration.ms":                 {"86400000", "an idempotent producer idle for longer is forgotten (at start-up and at each retention check); its next batch is then accepted at any sequence"},
 	"num.shards":                                {"0", "spool's own: write-path shards (0: one per core)"},
 	"pin.cores":                                 {"false", "spool's own: pin each shard's thread to a core"},
 	"pin-cores":                                 {"", "alias of pin.cores (--pin-cores)"},
@@ -220,6 +221,9 @@ func (p Properties) logConfig() (engine.LogConfig, error) {
 	}
 	if cfg.MinCompactionLagMillis = get("log.cleaner.min.compaction.lag.ms"); cfg.MinCompactionLagMillis < 0 {
 		errs = append(errs, fmt.Errorf("log.cleaner.min.compaction.lag.ms=%d: at least 0", cfg.MinCompactionLagMillis))
+	}
+	if cfg.ProducerIDExpirationMillis = get("producer.id.expiration.ms"); cfg.ProducerIDExpirationMillis < 1 {
+		errs = append(errs, fmt.Errorf("producer.id.expiration.ms=%d: at least 1", cfg.ProducerIDExpirationMillis))
 	}
 	cfg.Segment.SegmentBytes = get("log.segment.bytes")
 	cfg.Segment.IndexBytes = get("log.index.size.max.bytes")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -118,5 +119,76 @@ func TestIdempotentRetryAcrossRestart(t *testing.T) {
 	}
 	if offset, code := produceIdempotent(t, ctx, c, "idem", initResp.ProducerID, initResp.ProducerEpoch, 3); code != 0 || offset != 4 {
 		t.Fatalf("the next sequence after the restart: offset %d, error %d", offset, code)
+	}
+}
+
+// TestIdempotentProducerExpires: with a short producer.id.expiration.ms, a
+// producer idle for longer is forgotten by the periodic retention check,
+// and its retry gets Kafka's answer for an unknown producer: accepted (no
+// error, whatever its sequence) and appended at a new offset, not
+// deduplicated. Before the expiration the same retry is deduplicated.
+func TestIdempotentProducerExpires(t *testing.T) {
+	const expiration = time.Second
+	b := testBroker(t, t.TempDir(), "--num.partitions=1",
+		fmt.Sprint("--producer.id.expiration.ms=", expiration.Milliseconds()), "--log.retention.check.interval.ms=50")
+	defer b.close()
+	c := client(t, b, kgo.DefaultProduceTopic("idem"), kgo.AllowAutoTopicCreation())
+	ctx := ctxTimeout(t, 30*time.Second)
+	if err := c.ProduceSync(ctx, &kgo.Record{Value: []byte("first")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	initResp, err := kmsg.NewPtrInitProducerIDRequest().RequestWith(ctx, c)
+	if err != nil || initResp.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v %v", err, initResp)
+	}
+	produce := func(sequence int32) (int64, int16) {
+		return produceIdempotent(t, ctx, c, "idem", initResp.ProducerID, initResp.ProducerEpoch, sequence)
+	}
+	var offsets []int64
+	var lastWrite time.Time // taken before the producer's last write
+	for sequence := int32(0); sequence < 2; sequence++ {
+		lastWrite = time.Now()
+		offset, code := produce(sequence)
+		if code != 0 {
+			t.Fatalf("sequence %d: error %d", sequence, code)
+		}
+		offsets = append(offsets, offset)
+	}
+	topic, _ := b.cluster.Topic("idem")
+	partition := topic.Partitions[0].Log
+	// A retry answered as a duplicate changes nothing, so retrying until
+	// the answer changes does not keep the producer alive. Every answer
+	// before the expiration must be the duplicate's.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		end := int64(partition.LogEndOffset())
+		offset, code := produce(1)
+		answered := time.Now()
+		if code != 0 {
+			t.Fatalf("retry of sequence 1: error %d", code)
+		}
+		if offset == offsets[1] {
+			if answered.After(deadline) {
+				t.Fatalf("still deduplicated %v after the last write, with producer.id.expiration.ms=%d", answered.Sub(lastWrite), expiration.Milliseconds())
+			}
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		if answered.Sub(lastWrite) < expiration {
+			t.Fatalf("forgotten %v after its last write, before producer.id.expiration.ms=%d", answered.Sub(lastWrite), expiration.Milliseconds())
+		}
+		if offset != end || int64(partition.LogEndOffset()) != end+1 {
+			t.Fatalf("the expired producer's retry answered offset %d, log end %d before and %d after; want appended at %d", offset, end, int64(partition.LogEndOffset()), end)
+		}
+		break
+	}
+	// The producer is known again from that batch: the next sequence
+	// follows it, a retry of it is a duplicate.
+	next, code := produce(2)
+	if code != 0 || next != int64(partition.LogEndOffset())-1 {
+		t.Fatalf("the next sequence after the expiry: offset %d, error %d", next, code)
+	}
+	if again, code := produce(2); code != 0 || again != next {
+		t.Fatalf("retry of the next sequence: offset %d (error %d), first send got %d", again, code, next)
 	}
 }

@@ -150,3 +150,50 @@ func TestProperties(t *testing.T) {
 		t.Fatal("accepted segment.bytes=12")
 	}
 }
+
+// TestProducerIDExpirationProperty: producer.id.expiration.ms defaults to
+// Kafka's day, is read from flags and the properties file, and a value
+// that is not a positive number of milliseconds stops the start-up.
+func TestProducerIDExpirationProperty(t *testing.T) {
+	props, err := loadProperties(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := props.logConfig()
+	if err != nil || cfg.ProducerIDExpirationMillis != 86400000 {
+		t.Fatalf("default: %d %v, want 86400000", cfg.ProducerIDExpirationMillis, err)
+	}
+	file := filepath.Join(t.TempDir(), "server.properties")
+	os.WriteFile(file, []byte("producer.id.expiration.ms=3600000\n"), 0o644)
+	for _, tc := range []struct {
+		args []string
+		want int64
+	}{
+		{[]string{"--producer.id.expiration.ms=60000"}, 60000},
+		{[]string{"--producer.id.expiration.ms", "1"}, 1},
+		{[]string{"--config", file}, 3600000},
+		{[]string{"--config", file, "--producer.id.expiration.ms=5000"}, 5000},
+	} {
+		props, err := loadProperties(tc.args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg, err := props.logConfig(); err != nil || cfg.ProducerIDExpirationMillis != tc.want {
+			t.Fatalf("%v: %d %v, want %d", tc.args, cfg.ProducerIDExpirationMillis, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"0", "-1", "-86400000", "1d", "", "1.5"} {
+		props, err := loadProperties([]string{"--producer.id.expiration.ms=" + bad})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := props.logConfig(); err == nil || !strings.Contains(err.Error(), "producer.id.expiration.ms=") {
+			t.Fatalf("producer.id.expiration.ms=%q accepted: %v", bad, err)
+		}
+		props["log.dirs"] = t.TempDir()
+		if b, err := startBroker(props, discardLogger()); err == nil {
+			b.close()
+			t.Fatalf("the broker started with producer.id.expiration.ms=%q", bad)
+		}
+	}
+}
