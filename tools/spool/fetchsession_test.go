@@ -22,7 +22,18 @@ import (
 // round at a time with a pause between, values "partition:sequence".
 func produceRounds(t *testing.T, ctx context.Context, b *broker, topic string, partitions, from, rounds int, pause time.Duration) {
 	t.Helper()
-	producer := client(t, b, kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	produceRoundsWith(t, ctx, roundsProducer(t, b, topic), partitions, from, rounds, pause)
+}
+
+// roundsProducer is the client produceRounds uses; made on the test's
+// goroutine, since client may fail the test.
+func roundsProducer(t *testing.T, b *broker, topic string) *kgo.Client {
+	return client(t, b, kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+}
+
+// produceRoundsWith is produceRounds with its client made already: safe on
+// another goroutine (it only calls t.Errorf).
+func produceRoundsWith(t *testing.T, ctx context.Context, producer *kgo.Client, partitions, from, rounds int, pause time.Duration) {
 	defer producer.Close()
 	for round := from; round < from+rounds; round++ {
 		var wg sync.WaitGroup
@@ -92,9 +103,10 @@ func TestFetchSessionsFranzGoManyPartitions(t *testing.T) {
 	}
 	consumer := client(t, b, kgo.ConsumeTopics("many"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(500*time.Millisecond))
 	done := make(chan struct{})
+	producer := roundsProducer(t, b, "many")
 	go func() {
 		defer close(done)
-		produceRounds(t, ctx, b, "many", partitions, 0, rounds, 50*time.Millisecond)
+		produceRoundsWith(t, ctx, producer, partitions, 0, rounds, 50*time.Millisecond)
 	}()
 	var o orderedConsumer
 	o.poll(t, ctx, consumer, partitions*rounds)
