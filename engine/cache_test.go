@@ -115,3 +115,46 @@ func TestSyncJobsKeepOnlyTheWindowCached(t *testing.T) {
 		t.Fatalf("read %d batches after reopening, want %d", got, appends)
 	}
 }
+
+// TestWindowAfterTruncation: a truncation (a standby cutting a diverged
+// tail) must not stop the sync jobs from dropping what falls out of the
+// window afterwards. The drop cursor remembered a segment past the cut;
+// segments rebuilt below that base were never dropped again.
+func TestWindowAfterTruncation(t *testing.T) {
+	dir := t.TempDir()
+	skipWithoutPageCache(t, dir)
+	const window = 48 << 10
+	cfg := smallConfig() // 64 KiB segments
+	cfg.Segment.CacheWindowBytes = window
+	l, err := OpenLog(dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shard := NewShard(ShardConfig{CPU: -1})
+	defer shard.Stop()
+	defer shard.Do(func() { l.Close() })
+	appendDurable := func(n int, seed int64) {
+		for i := 0; i < n; i++ {
+			if _, err := shard.Append(l, batchtest.Values(2, 700, seed+int64(i)), 0, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	appendDurable(400, 1000)
+	shard.Do(func() {
+		if _, err := l.TruncateTo(100); err != nil {
+			t.Fatal(err)
+		}
+	})
+	appendDurable(400, 5000)
+	shard.Do(func() {
+		var cached, total int64
+		for _, s := range l.segments.Load().segments {
+			cached += cachedBytes(t, s)
+			total += s.Size()
+		}
+		if limit := int64(window + 4*4096); cached > limit {
+			t.Errorf("%d bytes of the log's %d cached after a truncation, window %d", cached, total, window)
+		}
+	})
+}

@@ -208,6 +208,12 @@ func (l *Log) TruncateTo(offset Offset) (Offset, error) {
 		removed[i].Retire(true)
 	}
 	l.active = target
+	// The page-cache drop cursor starts over (cache.go): left past the
+	// cut, it would never drop the segments rebuilt below its base, and
+	// the producer replay below reads older segments back into the cache.
+	l.cacheMu.Lock()
+	l.cacheDropped = cacheCursor{}
+	l.cacheMu.Unlock()
 	// 4.
 	end := target.NextOffset()
 	l.logEndOffset.Store(int64(end))

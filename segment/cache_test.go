@@ -81,3 +81,37 @@ func TestDropCacheDropsDurablePagesOnly(t *testing.T) {
 		}
 	})
 }
+
+// TestTruncateLowersColdEnd: a truncation below the cold end must lower it.
+// Otherwise batches appended after the cut, at positions the old cold end
+// still covers, are planned Cold while they are the newest of the log (and
+// not yet synced), and every read of them drops them from the page cache.
+func TestTruncateLowersColdEnd(t *testing.T) {
+	forEachMode(t, func(t *testing.T, mode WriteMode) {
+		s, err := Create(t.TempDir(), 0, testConfig(mode))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		batches := appendBatches(t, s, 400, ascending)
+		if err := s.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		s.DropCache(0, s.Size())
+		cut := batches[100]
+		if _, err := s.TruncateTo(cut.base); err != nil {
+			t.Fatal(err)
+		}
+		if s.ColdEnd() > s.Size() {
+			t.Errorf("cold end %d past the truncated size %d", s.ColdEnd(), s.Size())
+		}
+		more := appendBatches(t, s, 10, func(i int) int64 { return 2_000_000 + int64(i) })
+		extent, _, err := s.Plan(more[0].base, s.NextOffset(), 1, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if extent.Cold {
+			t.Errorf("a batch appended after the truncation, never synced nor dropped, is planned cold: %+v (cold end %d)", extent, s.ColdEnd())
+		}
+	})
+}

@@ -338,6 +338,10 @@ func (s *Segment) TruncateTo(offset Offset) (Offset, error) {
 	}
 	s.size.Store(position)
 	s.nextOffset.Store(int64(newNext))
+	if s.coldEnd.Load() > position {
+		// Batches appended after the cut are new, not dropped ones.
+		s.coldEnd.Store(position)
+	}
 	s.offsets.TruncateTo(index.RelOffset(newNext - s.base))
 	s.times.TruncateTo(index.RelOffset(newNext - s.base))
 	if err := s.zero(position, oldSize); err != nil {
