@@ -13,10 +13,11 @@ import (
 	"github.com/pierrec/lz4/v4"
 )
 
-// Compression of a batch's records, for the two places spool must look
-// inside a compressed batch: compaction (which filters records and writes
-// the batch again with the same codec) and the null-key check on produce to
-// a compacted topic. The formats are Kafka's:
+// Compression of a batch's records, for the places spool must look inside a
+// compressed batch: compaction (which filters records and writes the batch
+// again with the same codec), the null-key check on produce to a compacted
+// topic, and ListOffsets by time (the exact record inside a batch). The
+// formats are Kafka's:
 //
 //	gzip    RFC 1952 gzip stream
 //	snappy  xerial framing (what Kafka's Java clients and broker write):

@@ -12,7 +12,7 @@ import (
 
 func TestCodecRoundTrip(t *testing.T) {
 	src := bytes.Repeat([]byte("spool compaction round trip "), 5000) // > one xerial block
-	for _, codec := range []Codec{CodecNone, CodecGzip, CodecSnappy, CodecLZ4, CodecZstd} {
+	for _, codec := range codecs {
 		compressed, err := Compress([]byte("prefix"), src, codec)
 		if err != nil {
 			t.Fatalf("%s: %v", codec, err)
@@ -90,17 +90,10 @@ func TestFilterBatchKeepsHeaderAndOffsets(t *testing.T) {
 	}
 	plain := batchtest.BuildWith(records, batchtest.Options{ProducerID: 42, ProducerEpoch: 3, BaseSequence: 100})
 	stampBatch(plain, 500, 7)
-	for _, codec := range []Codec{CodecNone, CodecGzip, CodecSnappy, CodecLZ4, CodecZstd} {
+	for _, codec := range codecs {
 		b := plain
 		if codec != CodecNone {
-			body, err := Compress(nil, plain[BatchHeaderBytes:], codec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b = append(append([]byte(nil), plain[:BatchHeaderBytes]...), body...)
-			binary.BigEndian.PutUint32(b[batchOffsetLength:], uint32(len(b)-batchLengthPrefixBytes))
-			binary.BigEndian.PutUint16(b[batchOffsetAttributes:], uint16(codec))
-			batchtest.Reseal(b)
+			b = compressBatch(t, plain, codec)
 		}
 		var scratch FilterScratch
 		out, kept, removed, err := FilterBatch(nil, b, &scratch, 1<<20, false, func(r RecordPosition) bool { return (r.Offset-500)%3 == 0 })
@@ -168,12 +161,7 @@ func FuzzFilterBatch(f *testing.F) {
 		if len(records) > 1<<16 || count < 1 || count > 1<<12 {
 			return
 		}
-		b := append(append([]byte(nil), seed[:BatchHeaderBytes]...), records...)
-		binary.BigEndian.PutUint32(b[batchOffsetLength:], uint32(len(b)-batchLengthPrefixBytes))
-		binary.BigEndian.PutUint16(b[batchOffsetAttributes:], uint16(codec&attributeCodecMask))
-		binary.BigEndian.PutUint32(b[batchOffsetLastOffsetDelta:], uint32(count-1))
-		binary.BigEndian.PutUint32(b[batchOffsetRecordCount:], uint32(count))
-		batchtest.Reseal(b)
+		b := withRecords(seed, records, Codec(codec&attributeCodecMask), count)
 		var scratch FilterScratch
 		out, kept, _, err := FilterBatch(nil, b, &scratch, 1<<20, true, func(r RecordPosition) bool { return len(r.Key)%2 == 0 })
 		if err != nil {

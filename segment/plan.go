@@ -3,6 +3,7 @@ package segment
 import (
 	"encoding/binary"
 	"fmt"
+	"sync"
 
 	"spool/index"
 )
@@ -192,9 +193,12 @@ func (s *Segment) HeaderAt(position int64) (Header, []byte, error) {
 }
 
 // MaxTimestamp is the largest batch maxTimestamp in the segment (-1 when it
-// has no timestamps) and the offset of the record carrying it: exact for an
-// uncompressed batch, the batch's last offset for a compressed one (as Kafka
-// before KAFKA-16310). Any goroutine, while acquired.
+// has no timestamps) and the offset of the first record carrying it, as
+// Kafka answers since KAFKA-16310 (RecordBatch.offsetOfMaxTimestamp): the
+// first batch whose maxTimestamp is the max, then its first record with
+// that timestamp, a compressed batch's records decompressed to find it
+// (within a bound, else its last offset: see timeLookupRecordsBytesMax).
+// Any goroutine, while acquired.
 func (s *Segment) MaxTimestamp() (int64, Offset) {
 	ts, batchBase := s.maxTime.load()
 	if ts == timestampNone {
@@ -222,15 +226,7 @@ func (s *Segment) MaxTimestamp() (int64, Offset) {
 	if err != nil {
 		return ts, s.base
 	}
-	found := h.LastOffset()
-	WalkRecords(b, func(r RecordPosition) bool {
-		if r.Timestamp == ts {
-			found = r.Offset
-			return false
-		}
-		return true
-	})
-	return ts, found
+	return ts, offsetOfTimestamp(&h, b, ts, timeLookupRecordsBytesMax)
 }
 
 // LargestTimestamp is the largest batch maxTimestamp in the segment, or -1.
@@ -240,13 +236,14 @@ func (s *Segment) LargestTimestamp() int64 {
 	return ts
 }
 
-// FindTimestamp returns the first offset whose record timestamp is ≥ target,
-// searching batches from the time index's entry below target: first the
-// batch whose maxTimestamp reaches target, then, for an uncompressed batch,
-// its records. For a compressed batch it answers the batch's base offset
-// (records are not decompressed yet: a known gap, named in the docs). ok is
-// false when no record in the segment reaches target. Any goroutine, while
-// acquired.
+// FindTimestamp returns the first offset, in offset order, whose record
+// timestamp is ≥ target, and that record's timestamp, as Kafka's
+// LogSegment.findOffsetByTimestamp does: batches are searched from the time
+// index's entry below target for the first whose maxTimestamp reaches
+// target, then its records are walked, a compressed batch's decompressed
+// first (within a bound, else its first offset: see
+// timeLookupRecordsBytesMax). ok is false when no record in the segment
+// reaches target. Any goroutine, while acquired.
 func (s *Segment) FindTimestamp(target int64) (Offset, int64, bool, error) {
 	size := s.size.Load()
 	position := int64(0)
@@ -262,25 +259,113 @@ func (s *Segment) FindTimestamp(target int64) (Offset, int64, bool, error) {
 			return 0, 0, false, err
 		}
 		if h.MaxTimestamp >= target {
-			found, foundTimestamp := h.BaseOffset, h.MaxTimestamp
-			if h.Codec() == CodecNone && !h.LogAppendTime() {
-				found = h.NextOffset()
-				WalkRecords(b, func(r RecordPosition) bool {
-					if r.Timestamp >= target {
-						found, foundTimestamp = r.Offset, r.Timestamp
-						return false
-					}
-					return true
-				})
-				if found == h.NextOffset() {
-					// maxTimestamp promised a record ≥ target and none was
-					// found: the batch lies; answer its first offset.
-					found, foundTimestamp = h.BaseOffset, h.MaxTimestamp
-				}
-			}
+			found, foundTimestamp := firstAtOrAfter(&h, b, target, timeLookupRecordsBytesMax)
 			return found, foundTimestamp, true, nil
 		}
 		position += h.TotalBytes()
 	}
 	return 0, 0, false, nil
+}
+
+// timeLookupRecordsBytesMax bounds the records FindTimestamp and
+// MaxTimestamp decompress from one batch. Kafka walks the records of the
+// batch a lookup lands on, decompressing a compressed one, and so does
+// spool, with this bound: Decompress stops at it (and allocates only as
+// output actually decodes, never from a declared length), into a pooled
+// buffer. A batch that decompresses past it, does not decompress, or whose
+// records do not parse gets an answer from its header alone, not an error:
+// its first offset for a by-time lookup (at or before the exact record, so
+// a consumer replaying from there misses nothing; it only reads that
+// batch's earlier records too) and its last offset for the max timestamp
+// (an offset inside the batch that holds it).
+//
+// Why 64 MiB: the produce path caps a batch at max.message.bytes (1 MiB by
+// default) compressed, so this covers such a batch at a 64:1 ratio, beyond
+// what real record data reaches; a topic whose batches decompress past it
+// only gets the fallback. It is lower than the cleaner's 256 MiB because
+// the cleaner must see every record of a batch while a lookup can fall
+// back, and because lookups run on request goroutines, any number at once,
+// each holding one such buffer while it walks.
+const timeLookupRecordsBytesMax = 64 << 20
+
+// timeLookupScratchKeepBytes is the largest buffer a lookup returns to
+// timeLookupScratch: a rare huge batch's buffer is left to the garbage
+// collector rather than kept.
+const timeLookupScratchKeepBytes = 4 << 20
+
+// timeLookupScratch holds decompression buffers (*[]byte) for lookups on
+// request goroutines; sync.Pool makes sharing them safe.
+var timeLookupScratch = sync.Pool{New: func() any { return new([]byte) }}
+
+// firstAtOrAfter returns the offset and timestamp of the first record, in
+// offset order, of the whole batch b (header h, maxTimestamp ≥ target)
+// whose timestamp is ≥ target. A LogAppendTime batch's records all carry
+// its maxTimestamp, so its first offset answers without a walk. When no
+// record is found (the batch's records do not decompress within maxBytes,
+// or a record before the answer does not parse or lies outside the batch's
+// offsets, or its maxTimestamp lies) it answers the batch's first offset and
+// maxTimestamp.
+func firstAtOrAfter(h *Header, b []byte, target, maxBytes int64) (Offset, int64) {
+	if h.LogAppendTime() {
+		return h.BaseOffset, h.MaxTimestamp
+	}
+	found, foundTimestamp := h.BaseOffset, h.MaxTimestamp // unless a record answers
+	walkTimeRecords(b, maxBytes, func(r RecordPosition) bool {
+		if !h.holds(r.Offset) {
+			return false
+		}
+		if r.Timestamp >= target {
+			found, foundTimestamp = r.Offset, r.Timestamp
+			return false
+		}
+		return true
+	})
+	return found, foundTimestamp
+}
+
+// offsetOfTimestamp returns the offset of the first record of the whole
+// batch b (header h) whose timestamp is ts, the batch's maxTimestamp. A
+// compressed LogAppendTime batch answers its first offset without being
+// decompressed: all its records carry ts, so the first holds it (Kafka's
+// answer too; only a batch the cleaner rid of its first record differs, and
+// the offset still lies in the batch). When no record is found (see
+// firstAtOrAfter) it answers the batch's last offset.
+func offsetOfTimestamp(h *Header, b []byte, ts, maxBytes int64) Offset {
+	if h.LogAppendTime() && h.Codec() != CodecNone {
+		return h.BaseOffset
+	}
+	found := h.LastOffset() // unless a record answers
+	walkTimeRecords(b, maxBytes, func(r RecordPosition) bool {
+		if !h.holds(r.Offset) {
+			return false
+		}
+		if r.Timestamp == ts {
+			found = r.Offset
+			return false
+		}
+		return true
+	})
+	return found
+}
+
+// holds says whether offset lies in the batch's range. spool does not
+// check a batch's records on produce (Kafka does), so a record's offset
+// delta may point outside its batch: a walk stops there, and the lookup
+// falls back, rather than answer an offset of another batch.
+func (h *Header) holds(offset Offset) bool {
+	return offset >= h.BaseOffset && offset <= h.LastOffset()
+}
+
+// walkTimeRecords is WalkAnyRecords with a pooled buffer. Its error is
+// dropped on purpose: a walk that fails (the records do not decompress
+// within maxBytes, or stop parsing) has visited what it could, and the
+// callers fall back on what it did not find. visit must not keep the
+// records' keys or values: the buffer goes back to the pool.
+func walkTimeRecords(b []byte, maxBytes int64, visit func(RecordPosition) bool) {
+	scratch := timeLookupScratch.Get().(*[]byte)
+	*scratch, _ = WalkAnyRecords(b, (*scratch)[:0], maxBytes, visit)
+	if cap(*scratch) > timeLookupScratchKeepBytes {
+		*scratch = nil
+	}
+	timeLookupScratch.Put(scratch)
 }

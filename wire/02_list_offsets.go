@@ -8,8 +8,10 @@ package wire
 // the log start offset); t ≥ 0 the first offset whose record timestamp is
 // ≥ t, also inside a batch. When no record reaches t the answer is offset
 // -1, timestamp -1, as Kafka answers. v0 answers old-style offsets (a list
-// holding the one offset). Inside a compressed batch a by-time lookup
-// answers the batch's first offset: records are not decompressed yet.
+// holding the one offset). A by-time lookup and -3 answer the exact record
+// also inside a compressed batch, which is decompressed (up to 64 MiB of
+// records; past that, or when it does not decompress, the batch's first
+// offset, or its last for -3: segment.Segment.FindTimestamp and MaxTimestamp).
 
 import (
 	"context"

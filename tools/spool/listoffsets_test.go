@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// batchesWritten records the batches a producer wrote, so a test knows its
+// records really went out in the batches (and with the codec) it meant.
+type batchesWritten struct {
+	mu      sync.Mutex
+	batches []kgo.ProduceBatchMetrics
+}
+
+func (h *batchesWritten) OnProduceBatchWritten(_ kgo.BrokerMetadata, _ string, _ int32, m kgo.ProduceBatchMetrics) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.batches = append(h.batches, m)
+}
+
+// waitFor returns the batches written once there are n: franz-go calls the
+// hook from a goroutine of its own, so it may run after Flush returns.
+func (h *batchesWritten) waitFor(ctx context.Context, n int) []kgo.ProduceBatchMetrics {
+	for {
+		h.mu.Lock()
+		out := h.batches
+		h.mu.Unlock()
+		if len(out) >= n || ctx.Err() != nil {
+			return out
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// produceBatches produces each batch of timestamps (ms) as one batch to
+// partition 0 of topic, and checks it went out as one batch of codec.
+func produceBatches(t *testing.T, b *broker, topic string, codec kgo.CompressionCodec, codecID uint8, batches [][]int64) {
+	t.Helper()
+	hook := &batchesWritten{}
+	producer := client(t, b, kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(codec), kgo.ManualFlushing(), kgo.WithHooks(hook))
+	ctx := ctxTimeout(t, 30*time.Second)
+	for k, batch := range batches {
+		for i, ms := range batch {
+			// Values that every codec shrinks, or franz-go sends them
+			// uncompressed.
+			value := bytes.Repeat(fmt.Appendf(nil, "record %d ", i), 50)
+			producer.Produce(ctx, &kgo.Record{Value: value, Timestamp: time.UnixMilli(ms)}, func(_ *kgo.Record, err error) {
+				if err != nil {
+					t.Errorf("produce: %v", err)
+				}
+			})
+		}
+		if err := producer.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// Each batch's hook before the next batch, so they stay in order.
+		hook.waitFor(ctx, k+1)
+	}
+	written := hook.waitFor(ctx, len(batches))
+	if len(written) != len(batches) {
+		t.Fatalf("%s: %d batches written, want %d", topic, len(written), len(batches))
+	}
+	for i, m := range written {
+		if m.NumRecords != len(batches[i]) || m.CompressionType != codecID {
+			t.Fatalf("%s: batch %d: %d records, codec %d; want %d, %d", topic, i, m.NumRecords, m.CompressionType, len(batches[i]), codecID)
+		}
+	}
+}
+
+// kafkaByTime is what Kafka answers ListOffsets for target over records
+// whose timestamps (ms) are ts, in offset order: the first record whose
+// timestamp is ≥ target, or (as kadm reports "none") the end offset.
+func kafkaByTime(ts []int64, target int64) (offset, timestamp int64) {
+	for i, t := range ts {
+		if t >= target {
+			return int64(i), t
+		}
+	}
+	return int64(len(ts)), -1
+}
+
+// kafkaMaxTimestamp is what Kafka answers ListOffsets -3 (since
+// KAFKA-16310): the first record, in offset order, with the largest
+// timestamp.
+func kafkaMaxTimestamp(ts []int64) (offset, timestamp int64) {
+	offset, timestamp = -1, -1
+	for i, t := range ts {
+		if t > timestamp {
+			offset, timestamp = int64(i), t
+		}
+	}
+	return offset, timestamp
+}
+
+// checkListOffsets compares ListOffsets by time (every timestamp, its
+// neighbours, and past the last) and -3 with Kafka's answers over ts.
+func checkListOffsets(t *testing.T, ctx context.Context, admin *kadm.Client, topic string, ts []int64) {
+	t.Helper()
+	targets := []int64{0}
+	for _, ms := range ts {
+		targets = append(targets, ms-1, ms, ms+1)
+	}
+	for _, target := range targets {
+		listed, err := admin.ListOffsetsAfterMilli(ctx, target, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := listed.Lookup(topic, 0)
+		wantOffset, wantTimestamp := kafkaByTime(ts, target)
+		if got.Err != nil || got.Offset != wantOffset || (wantTimestamp >= 0 && got.Timestamp != wantTimestamp) {
+			t.Fatalf("%s: offset for time %d: %d at %d (%v), want %d at %d", topic, target, got.Offset, got.Timestamp, got.Err, wantOffset, wantTimestamp)
+		}
+	}
+	listed, err := admin.ListMaxTimestampOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := listed.Lookup(topic, 0)
+	wantOffset, wantTimestamp := kafkaMaxTimestamp(ts)
+	if got.Err != nil || got.Offset != wantOffset || got.Timestamp != wantTimestamp {
+		t.Fatalf("%s: max timestamp: %d at %d (%v), want %d at %d", topic, got.Offset, got.Timestamp, got.Err, wantOffset, wantTimestamp)
+	}
+}
+
+var testCodecs = []struct {
+	name  string
+	codec kgo.CompressionCodec
+	id    uint8
+}{
+	{"none", kgo.NoCompression(), 0},
+	{"gzip", kgo.GzipCompression(), 1},
+	{"snappy", kgo.SnappyCompression(), 2},
+	{"lz4", kgo.Lz4Compression(), 3},
+	{"zstd", kgo.ZstdCompression(), 4},
+}
+
+// TestListOffsetsInsideCompressedBatches: franz-go produces batches of each
+// codec whose records' timestamps run out of order; ListOffsets by time
+// answers the first record, in offset order, whose timestamp reaches the
+// target, and -3 the first record with the largest timestamp, also inside
+// a compressed batch, as Kafka does.
+func TestListOffsetsInsideCompressedBatches(t *testing.T) {
+	b := testBroker(t, t.TempDir())
+	defer b.close()
+	admin := kadm.NewClient(client(t, b))
+	ctx := ctxTimeout(t, 60*time.Second)
+	const base = 1_700_000_000_000
+	// Three batches; the max, twice, in the middle one.
+	batches := [][]int64{
+		{base + 50, base + 10, base + 30, base + 70, base + 20, base + 60},
+		{base + 300, base + 9000, base + 100, base + 9000, base + 200},
+		{base + 400, base + 350, base + 500},
+	}
+	var ts []int64
+	for _, batch := range batches {
+		ts = append(ts, batch...)
+	}
+	for _, c := range testCodecs {
+		topic := "bytime-" + c.name
+		if created, err := admin.CreateTopic(ctx, 1, 1, nil, topic); err != nil || created.Err != nil {
+			t.Fatalf("create %s: %v %v", topic, err, created.Err)
+		}
+		produceBatches(t, b, topic, c.codec, c.id, batches)
+		checkListOffsets(t, ctx, admin, topic, ts)
+	}
+}
+
+// TestListOffsetsLogAppendTime: in a LogAppendTime topic every record of a
+// batch carries the batch's append time, so ListOffsets answers a batch's
+// first record, compressed or not (by time, and for -3 the first record of
+// the first batch with the latest append time).
+func TestListOffsetsLogAppendTime(t *testing.T) {
+	b := testBroker(t, t.TempDir())
+	defer b.close()
+	admin := kadm.NewClient(client(t, b))
+	ctx := ctxTimeout(t, 60*time.Second)
+	const base = 1_700_000_000_000
+	batches := [][]int64{{base + 50, base + 10, base + 30}, {base + 300, base + 100}, {base + 400, base + 350, base + 500}}
+	for _, c := range testCodecs {
+		topic := "appendtime-" + c.name
+		configs := map[string]*string{"message.timestamp.type": kadm.StringPtr("LogAppendTime")}
+		if created, err := admin.CreateTopic(ctx, 1, 1, configs, topic); err != nil || created.Err != nil {
+			t.Fatalf("create %s: %v %v", topic, err, created.Err)
+		}
+		for _, batch := range batches {
+			produceBatches(t, b, topic, c.codec, c.id, [][]int64{batch})
+			time.Sleep(5 * time.Millisecond) // distinct append times
+		}
+		var ts []int64
+		for _, r := range consumeAll(t, b, topic, 8) {
+			ts = append(ts, r.Timestamp.UnixMilli())
+		}
+		if ts[0] != ts[2] || ts[0] >= ts[3] || ts[3] >= ts[5] {
+			t.Fatalf("%s: timestamps %v are not three batches' append times", topic, ts)
+		}
+		checkListOffsets(t, ctx, admin, topic, ts)
+	}
+}
