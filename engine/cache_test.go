@@ -158,3 +158,46 @@ func TestWindowAfterTruncation(t *testing.T) {
 		}
 	})
 }
+
+// TestOpenDropsBeyondTheWindow: a log written without a window (all of it
+// cached) and reopened with one keeps only the window cached, and its old
+// extents read as cold, before any append or sync.
+func TestOpenDropsBeyondTheWindow(t *testing.T) {
+	dir := t.TempDir()
+	skipWithoutPageCache(t, dir)
+	cfg := smallConfig() // 64 KiB segments
+	l, err := OpenLog(dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, 300, 2, 700, clock)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	const window = 48 << 10
+	cfg.Segment.CacheWindowBytes = window
+	l, err = OpenLog(dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	list := l.segments.Load().segments
+	if len(list) < 6 {
+		t.Fatalf("only %d segments", len(list))
+	}
+	var cached int64
+	for _, s := range list {
+		cached += cachedBytes(t, s)
+	}
+	if limit := int64(window + 4*4096); cached > limit {
+		t.Fatalf("%d bytes cached after the open, window %d", cached, window)
+	}
+	var r ReadResult
+	if err := l.Read(0, 4096, true, ReadUncommitted, &r); err != nil || len(r.Extents) == 0 {
+		t.Fatalf("read at 0: %v", err)
+	}
+	defer r.Release()
+	if !r.Extents[0].Cold {
+		t.Fatalf("the first batch is not cold after the open: %+v", r.Extents[0])
+	}
+}

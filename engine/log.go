@@ -467,6 +467,11 @@ func OpenLog(dir string, cfg LogConfig) (*Log, error) {
 			return nil, err
 		}
 	}
+	// 9. Drop what lies beyond the page-cache window (what the recovery
+	// scan and the producer replay read, or an earlier run left cached)
+	// and set the segments' cold ends, so a catch-up read of an idle
+	// partition drops what it reads even before its first sync.
+	l.dropColdCache(l.active, l.active.Size())
 	return l, nil
 }
 
