@@ -28,21 +28,31 @@ func cachedBytes(t *testing.T, s *segment.Segment) int64 {
 	return int64(resident) * 4096
 }
 
-// TestSyncJobsKeepOnlyTheWindowCached: durable appends through a shard leave
-// only the newest window of the log in the page cache, a catch-up read of
-// older data gets every batch and drops what it read, and nothing is lost
-// across a restart.
-func TestSyncJobsKeepOnlyTheWindowCached(t *testing.T) {
+// window is the page-cache window of the tests below, under one of
+// smallConfig's 64 KiB segments.
+const window = 48 << 10
+
+// windowLog opens a log with that window in a fresh directory, and a shard
+// to drive it; the caller stops the shard.
+func windowLog(t *testing.T) (string, LogConfig, *Log, *Shard) {
+	t.Helper()
 	dir := t.TempDir()
 	skipWithoutPageCache(t, dir)
-	const window = 48 << 10
-	cfg := smallConfig() // 64 KiB segments
+	cfg := smallConfig()
 	cfg.Segment.CacheWindowBytes = window
 	l, err := OpenLog(dir, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	shard := NewShard(ShardConfig{CPU: -1})
+	return dir, cfg, l, NewShard(ShardConfig{CPU: -1})
+}
+
+// TestSyncJobsKeepOnlyTheWindowCached: durable appends through a shard leave
+// only the newest window of the log in the page cache, a catch-up read of
+// older data gets every batch and drops what it read, and nothing is lost
+// across a restart.
+func TestSyncJobsKeepOnlyTheWindowCached(t *testing.T) {
+	dir, cfg, l, shard := windowLog(t)
 	defer shard.Stop()
 	const appends = 400
 	for i := 0; i < appends; i++ {
@@ -106,7 +116,7 @@ func TestSyncJobsKeepOnlyTheWindowCached(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	l, err = OpenLog(dir, cfg)
+	l, err := OpenLog(dir, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,16 +131,7 @@ func TestSyncJobsKeepOnlyTheWindowCached(t *testing.T) {
 // window afterwards. The drop cursor remembered a segment past the cut;
 // segments rebuilt below that base were never dropped again.
 func TestWindowAfterTruncation(t *testing.T) {
-	dir := t.TempDir()
-	skipWithoutPageCache(t, dir)
-	const window = 48 << 10
-	cfg := smallConfig() // 64 KiB segments
-	cfg.Segment.CacheWindowBytes = window
-	l, err := OpenLog(dir, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	shard := NewShard(ShardConfig{CPU: -1})
+	_, _, l, shard := windowLog(t)
 	defer shard.Stop()
 	defer shard.Do(func() { l.Close() })
 	appendDurable := func(n int, seed int64) {
@@ -141,11 +142,11 @@ func TestWindowAfterTruncation(t *testing.T) {
 		}
 	}
 	appendDurable(400, 1000)
-	shard.Do(func() {
-		if _, err := l.TruncateTo(100); err != nil {
-			t.Fatal(err)
-		}
-	})
+	var truncateErr error
+	shard.Do(func() { _, truncateErr = l.TruncateTo(100) })
+	if truncateErr != nil {
+		t.Fatal(truncateErr)
+	}
 	appendDurable(400, 5000)
 	shard.Do(func() {
 		var cached, total int64
@@ -174,7 +175,6 @@ func TestOpenDropsBeyondTheWindow(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	const window = 48 << 10
 	cfg.Segment.CacheWindowBytes = window
 	l, err = OpenLog(dir, cfg)
 	if err != nil {

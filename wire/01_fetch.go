@@ -356,12 +356,7 @@ func (s *Server) updateSession(session *fetchSession, r *kmsg.FetchRequest, byTo
 	for fi := range r.ForgottenTopics {
 		ft := &r.ForgottenTopics[fi]
 		for _, partition := range ft.Partitions {
-			key := sessionKey{partition: partition}
-			if byTopicID {
-				key.topicID = ft.TopicID
-			} else {
-				key.topic = ft.Topic
-			}
+			key := forgottenKey(ft, partition, byTopicID)
 			session.remove(key)
 		}
 	}
@@ -390,12 +385,7 @@ func sessionSizeAfter(session *fetchSession, r *kmsg.FetchRequest, byTopicID boo
 	for fi := range r.ForgottenTopics {
 		ft := &r.ForgottenTopics[fi]
 		for _, partition := range ft.Partitions {
-			key := sessionKey{partition: partition}
-			if byTopicID {
-				key.topicID = ft.TopicID
-			} else {
-				key.topic = ft.Topic
-			}
+			key := forgottenKey(ft, partition, byTopicID)
 			if _, isAdded := added[key]; session.partitions[key] == nil && !isAdded {
 				continue
 			}
@@ -413,6 +403,14 @@ func requestKey(rt *kmsg.FetchRequestTopic, partition int32, byTopicID bool) ses
 		return sessionKey{topicID: rt.TopicID, partition: partition}
 	}
 	return sessionKey{topic: rt.Topic, partition: partition}
+}
+
+// forgottenKey is requestKey for a partition in forgotten_topics_data.
+func forgottenKey(ft *kmsg.FetchRequestForgottenTopic, partition int32, byTopicID bool) sessionKey {
+	if byTopicID {
+		return sessionKey{topicID: ft.TopicID, partition: partition}
+	}
+	return sessionKey{topic: ft.Topic, partition: partition}
 }
 
 // readAndWait reads results, and while fewer than min_bytes are ready
