@@ -80,15 +80,7 @@ func produceIdempotent(t *testing.T, ctx context.Context, c *kgo.Client, topic s
 func TestIdempotentRetryAcrossRestart(t *testing.T) {
 	dir := t.TempDir()
 	b := testBroker(t, dir, "--num.partitions=1")
-	c := client(t, b, kgo.DefaultProduceTopic("idem"), kgo.AllowAutoTopicCreation())
-	ctx := ctxTimeout(t, 30*time.Second)
-	if err := c.ProduceSync(ctx, &kgo.Record{Value: []byte("first")}).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
-	initResp, err := kmsg.NewPtrInitProducerIDRequest().RequestWith(ctx, c)
-	if err != nil || initResp.ErrorCode != 0 {
-		t.Fatalf("InitProducerId: %v %v", err, initResp)
-	}
+	c, ctx, initResp := idempotentProducer(t, b)
 	var offsets []int64
 	for sequence := int32(0); sequence < 3; sequence++ {
 		offset, code := produceIdempotent(t, ctx, c, "idem", initResp.ProducerID, initResp.ProducerEpoch, sequence)
@@ -132,15 +124,7 @@ func TestIdempotentProducerExpires(t *testing.T) {
 	b := testBroker(t, t.TempDir(), "--num.partitions=1",
 		fmt.Sprint("--producer.id.expiration.ms=", expiration.Milliseconds()), "--log.retention.check.interval.ms=50")
 	defer b.close()
-	c := client(t, b, kgo.DefaultProduceTopic("idem"), kgo.AllowAutoTopicCreation())
-	ctx := ctxTimeout(t, 30*time.Second)
-	if err := c.ProduceSync(ctx, &kgo.Record{Value: []byte("first")}).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
-	initResp, err := kmsg.NewPtrInitProducerIDRequest().RequestWith(ctx, c)
-	if err != nil || initResp.ErrorCode != 0 {
-		t.Fatalf("InitProducerId: %v %v", err, initResp)
-	}
+	c, ctx, initResp := idempotentProducer(t, b)
 	produce := func(sequence int32) (int64, int16) {
 		return produceIdempotent(t, ctx, c, "idem", initResp.ProducerID, initResp.ProducerEpoch, sequence)
 	}
@@ -191,4 +175,20 @@ func TestIdempotentProducerExpires(t *testing.T) {
 	if again, code := produce(2); code != 0 || again != next {
 		t.Fatalf("retry of the next sequence: offset %d (error %d), first send got %d", again, code, next)
 	}
+}
+
+// idempotentProducer creates topic idem with one record ("first") and
+// takes a producer id for raw idempotent produces (produceIdempotent).
+func idempotentProducer(t *testing.T, b *broker) (*kgo.Client, context.Context, *kmsg.InitProducerIDResponse) {
+	t.Helper()
+	c := client(t, b, kgo.DefaultProduceTopic("idem"), kgo.AllowAutoTopicCreation())
+	ctx := ctxTimeout(t, 30*time.Second)
+	if err := c.ProduceSync(ctx, &kgo.Record{Value: []byte("first")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	initResp, err := kmsg.NewPtrInitProducerIDRequest().RequestWith(ctx, c)
+	if err != nil || initResp.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v %v", err, initResp)
+	}
+	return c, ctx, initResp
 }
