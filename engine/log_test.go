@@ -186,6 +186,65 @@ func TestListOffset(t *testing.T) {
 	}
 }
 
+// TestListOffsetFromLogStart: the log start offset inside a batch (after
+// DeleteRecords) does not clamp a by-time answer up to it: as in Kafka the
+// records below it are skipped while the record is chosen, so the answer is
+// the first record at or after it whose timestamp reaches the target, in a
+// later batch or segment when only records below it reach the target in
+// its own, and none when no record at or after it does.
+func TestListOffsetFromLogStart(t *testing.T) {
+	l, err := OpenLog(t.TempDir(), smallConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	// Records of 10 KiB, so the second batch does not fit the first
+	// segment (64 KiB).
+	add := func(timestamps ...int64) {
+		records := make([]batchtest.Record, len(timestamps))
+		for i, ts := range timestamps {
+			records[i] = batchtest.Record{Value: make([]byte, 10<<10), Timestamp: ts}
+		}
+		if _, err := l.Append(batchtest.Build(records), 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(1000, 1300, 1100, 1200, 1050) // offsets 0-4
+	add(1400, 1600)                   // 5-6, the second segment
+	add(1700, 1050)                   // 7-8
+	if segments := l.segments.Load().segments; len(segments) < 2 || segments[1].BaseOffset() != 5 {
+		t.Fatalf("the second batch does not start the second segment")
+	}
+	check := func(target int64, offset Offset, ts int64, found bool) {
+		t.Helper()
+		gotOffset, gotTs, gotFound, err := l.ListOffset(target, ReadUncommitted)
+		if err != nil || gotFound != found || (found && (gotOffset != offset || gotTs != ts)) {
+			t.Errorf("log start %d: ListOffset(%d) = %d at %d, %v %v; want %d at %d, %v", l.LogStartOffset(), target, gotOffset, gotTs, gotFound, err, offset, ts, found)
+		}
+	}
+	if _, err := l.DeleteRecords(2); err != nil {
+		t.Fatal(err)
+	}
+	check(1150, 3, 1200, true) // the record at the start (1100) is below it
+	check(1100, 2, 1100, true)
+	check(1000, 2, 1100, true)
+	// Only 1 (1300) reaches 1250 in the first segment: the next segment
+	// answers (Kafka searches only the first segment whose largest
+	// timestamp reaches the target and would answer none here; see
+	// docs/ARCHITECTURE.md).
+	check(1250, 5, 1400, true)
+	check(1701, -1, -1, false)
+	if _, err := l.DeleteRecords(8); err != nil {
+		t.Fatal(err)
+	}
+	check(1000, 8, 1050, true)
+	check(1051, -1, -1, false) // only 7 (1700) reaches it, below the start
+	if _, err := l.DeleteRecords(-1); err != nil {
+		t.Fatal(err)
+	}
+	check(0, -1, -1, false)
+}
+
 func TestDeleteRecordsAndRetention(t *testing.T) {
 	dir := t.TempDir()
 	now := int64(10_000_000)

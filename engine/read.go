@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 
+	"spool/internal/invariants"
 	"spool/segment"
 )
 
@@ -138,8 +139,10 @@ func (l *Log) Read(offset Offset, maxBytes int64, atLeastOne bool, isolation Iso
 //	-2 (earliest)   the log start offset
 //	-1 (latest)     the high watermark (last stable offset for read_committed)
 //	-3 (max)        the offset of the record with the largest timestamp
-//	t ≥ 0           the first offset whose record timestamp is ≥ t, also
-//	                inside a batch; found is false when none is
+//	t ≥ 0           the first offset at or after the log start offset whose
+//	                record timestamp is ≥ t, also inside a batch (records
+//	                below the log start are skipped, not clamped to it, as
+//	                Kafka does); found is false when none is
 //
 // It returns the offset and the timestamp Kafka reports with it (-1 where
 // Kafka reports -1). found is false when no record reaches a timestamp.
@@ -157,10 +160,13 @@ func (l *Log) ListOffset(timestamp int64, isolation Isolation) (offset Offset, r
 	}
 	for attempt := 0; attempt < 100; attempt++ {
 		list := l.segments.Load()
-		offset, recordTimestamp, found, retired := l.searchTime(list, timestamp, limit)
+		start := l.LogStartOffset()
+		offset, recordTimestamp, found, retired := l.searchTime(list, timestamp, start, limit)
 		if !retired {
-			if found && offset < l.LogStartOffset() {
-				offset = l.LogStartOffset()
+			if invariants.Enabled && found && offset < start {
+				// The search skips records below start while choosing,
+				// as Kafka does, rather than clamp its answer up to it.
+				invariants.Failf("offset for time %d: %d below the log start offset %d", timestamp, offset, start)
 			}
 			if found && offset >= limit {
 				return -1, -1, false, nil
@@ -178,7 +184,16 @@ const (
 	ListMaxTimestamp = -3
 )
 
-func (l *Log) searchTime(list *segmentList, timestamp int64, limit Offset) (Offset, int64, bool, bool) {
+// searchTime answers a ListOffsets timestamp over the segments of list: -3
+// from the segments' max timestamps; t ≥ 0 from the first segment, at or
+// after start (the log start offset), with a record at or after start whose
+// timestamp reaches t. Records below start are skipped while choosing, as
+// Kafka's UnifiedLog.fetchOffsetByTimestamp does by passing the log start
+// offset to LogSegment.findOffsetByTimestamp; a segment that holds only
+// such records does not answer, and the search goes on to the next one. The
+// last result is true when a segment was retired under the search (load
+// the newer list and search again).
+func (l *Log) searchTime(list *segmentList, timestamp int64, start, limit Offset) (Offset, int64, bool, bool) {
 	if timestamp == ListMaxTimestamp {
 		best, bestOffset := int64(-1), Offset(-1)
 		for _, s := range list.segments {
@@ -197,11 +212,11 @@ func (l *Log) searchTime(list *segmentList, timestamp int64, limit Offset) (Offs
 		if !s.Acquire() {
 			return 0, 0, false, true
 		}
-		if s.LargestTimestamp() < timestamp {
+		if s.LargestTimestamp() < timestamp || s.NextOffset() <= start {
 			s.Release()
 			continue
 		}
-		offset, recordTimestamp, ok, err := s.FindTimestamp(timestamp)
+		offset, recordTimestamp, ok, err := s.FindTimestamp(timestamp, start)
 		s.Release()
 		if err != nil || !ok {
 			continue

@@ -31,7 +31,7 @@ func TestTimeLookupAllocs(t *testing.T) {
 			appendBatch(t, s, b)
 			last := timestamps[n-1]
 			allocs := testing.AllocsPerRun(20, func() {
-				if got, _, _, _ := s.FindTimestamp(last); got != Offset(n-1) {
+				if got, _, _, _ := s.FindTimestamp(last, 0); got != Offset(n-1) {
 					t.Fatalf("%s: FindTimestamp(%d) = %d", codec, last, got)
 				}
 				if _, offset := s.MaxTimestamp(); offset != Offset(n-1) {

@@ -134,7 +134,7 @@ func TestFindTimestampInsideCompressedBatches(t *testing.T) {
 					{9000, c + 2}, // the first of two records with the max
 					{4000, c + 2}, // an earlier batch's record reaches it first
 				} {
-					got, ts, ok, err := s.FindTimestamp(want.target)
+					got, ts, ok, err := s.FindTimestamp(want.target, 0)
 					if err != nil || !ok || got != want.offset {
 						t.Fatalf("FindTimestamp(%d) = %d %v %v, want %d", want.target, got, ok, err, want.offset)
 					}
@@ -149,13 +149,114 @@ func TestFindTimestampInsideCompressedBatches(t *testing.T) {
 				}
 				for _, target := range targets {
 					want, wantOK := kafkaFirstAtOrAfter(records, target)
-					got, ts, ok, err := s.FindTimestamp(target)
+					got, ts, ok, err := s.FindTimestamp(target, 0)
 					if err != nil || ok != wantOK || (ok && (got != want.offset || ts != want.ts)) {
 						t.Fatalf("FindTimestamp(%d) = %d at %d, %v %v; want %d at %d, %v", target, got, ts, ok, err, want.offset, want.ts, wantOK)
 					}
 				}
 				if ts, offset := s.MaxTimestamp(); ts != 9000 || offset != c+2 {
 					t.Fatalf("MaxTimestamp = %d at %d, want 9000 at %d", ts, offset, c+2)
+				}
+			})
+		})
+	}
+}
+
+// kafkaFirstFrom is what Kafka answers a by-time lookup whose starting
+// offset (the log start offset) is from: the first record, in offset order,
+// whose offset is ≥ from and whose timestamp is ≥ target.
+func kafkaFirstFrom(records []timedRecord, target int64, from Offset) (timedRecord, bool) {
+	for _, r := range records {
+		if r.offset >= from && r.ts >= target {
+			return r, true
+		}
+	}
+	return timedRecord{}, false
+}
+
+// TestFindTimestampFromOffset: a starting offset (the log start offset)
+// inside a batch, uncompressed or compressed, skips the records below it
+// while the record is chosen, as Kafka does, rather than clamping the
+// answer up to it: the record at the start may be below the target while a
+// later one reaches it, and when only records below the start reach it the
+// answer comes from a later batch, or there is none.
+func TestFindTimestampFromOffset(t *testing.T) {
+	for _, codec := range codecs {
+		t.Run(codec.String(), func(t *testing.T) {
+			forEachMode(t, func(t *testing.T, mode WriteMode) {
+				s, err := Create(t.TempDir(), 0, testConfig(mode))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer s.Close()
+				var records []timedRecord
+				add := func(codec Codec, timestamps ...int64) Offset {
+					b := timedBatch(timestamps...)
+					if codec != CodecNone {
+						b = compressBatch(t, b, codec)
+					}
+					h := appendBatch(t, s, b)
+					for i, ts := range timestamps {
+						records = append(records, timedRecord{h.BaseOffset + Offset(i), ts})
+					}
+					return h.BaseOffset
+				}
+				// Uncompressed batches first, so the time index has
+				// entries to start from; then batches of codec, their
+				// timestamps out of order.
+				for i := range 10 {
+					add(CodecNone, 100+int64(i)*10, 101+int64(i)*10)
+				}
+				a := add(codec, 1000, 1300, 1100, 1200, 1050)
+				b := add(codec, 1400, 1600)
+				c := add(codec, 1700, 1050)
+				for _, want := range []struct {
+					target int64
+					from   Offset
+					offset Offset
+					ts     int64
+					ok     bool
+				}{
+					// The record at the start is below the target, a
+					// later one in the batch reaches it (a clamp answers
+					// a+2, at 1100).
+					{1150, a + 2, a + 3, 1200, true},
+					// The start's own record reaches it.
+					{1100, a + 2, a + 2, 1100, true},
+					// Only a record below the start (a+1, 1300) reaches
+					// the target in its batch: the next batch answers.
+					{1250, a + 2, b, 1400, true},
+					{1300, a + 2, b, 1400, true},
+					// The same inside the next batch.
+					{1400, b + 1, b + 1, 1600, true},
+					{1650, c + 1, 0, 0, false},
+					// A start below the batch: the batch's own answer.
+					{1250, a, a + 1, 1300, true},
+				} {
+					got, ts, ok, err := s.FindTimestamp(want.target, want.from)
+					if err != nil || ok != want.ok || (ok && (got != want.offset || ts != want.ts)) {
+						t.Fatalf("FindTimestamp(%d, from %d) = %d at %d, %v %v; want %d at %d, %v", want.target, want.from, got, ts, ok, err, want.offset, want.ts, want.ok)
+					}
+				}
+				// Every start inside the batches of codec, and their
+				// every timestamp and the one after, against Kafka's
+				// rule; in one write mode only (both map the same
+				// bytes), as lz4 is slow under -race.
+				if mode != WritePwrite {
+					return
+				}
+				targets := []int64{0}
+				for _, r := range records[a:] {
+					targets = append(targets, r.ts, r.ts+1)
+				}
+				for from := a; from < s.NextOffset(); from++ {
+					for _, target := range targets {
+						want, wantOK := kafkaFirstFrom(records, target, from)
+						got, ts, ok, err := s.FindTimestamp(target, from)
+						if err != nil || ok != wantOK || (ok && (got != want.offset || ts != want.ts)) {
+							t.Fatalf("FindTimestamp(%d, from %d) = %d at %d, %v %v; want %d at %d, %v", target, from, got, ts, ok, err, want.offset, want.ts, wantOK)
+						}
+					}
 				}
 			})
 		})
@@ -187,9 +288,24 @@ func TestTimeLookupLogAppendTime(t *testing.T) {
 		}
 		appendBatch(t, s, timedBatch(4000))
 		for _, target := range []int64{300, 2500, 5000} {
-			if got, ts, ok, err := s.FindTimestamp(target); err != nil || !ok || got != 2 || ts != 5000 {
+			if got, ts, ok, err := s.FindTimestamp(target, 0); err != nil || !ok || got != 2 || ts != 5000 {
 				t.Fatalf("%s: FindTimestamp(%d) = %d at %d, %v %v; want 2 at 5000", codec, target, got, ts, ok, err)
 			}
+			// A start inside the batch: its record there carries
+			// the batch's time too.
+			for _, from := range []Offset{3, 4} {
+				if got, ts, ok, err := s.FindTimestamp(target, from); err != nil || !ok || got != from || ts != 5000 {
+					t.Fatalf("%s: FindTimestamp(%d, from %d) = %d at %d, %v %v; want %d at 5000", codec, target, from, got, ts, ok, err, from)
+				}
+			}
+		}
+		// A start past the batch: its time no longer answers, the
+		// later record (4000) only when it reaches the target.
+		if got, ts, ok, err := s.FindTimestamp(3000, 5); err != nil || !ok || got != 5 || ts != 4000 {
+			t.Fatalf("%s: FindTimestamp(3000, from 5) = %d at %d, %v %v; want 5 at 4000", codec, got, ts, ok, err)
+		}
+		if got, ts, ok, err := s.FindTimestamp(4500, 5); err != nil || ok {
+			t.Fatalf("%s: FindTimestamp(4500, from 5) = %d at %d, %v %v; want none", codec, got, ts, ok, err)
 		}
 		if ts, offset := s.MaxTimestamp(); ts != 5000 || offset != 2 {
 			t.Fatalf("%s: MaxTimestamp = %d at %d, want 5000 at 2", codec, ts, offset)
@@ -223,8 +339,12 @@ func TestTimeLookupFallsBack(t *testing.T) {
 			}
 			appendBatch(t, s, timedBatch(500))
 			h := appendBatch(t, s, withRecords(plain, records, codec, 4))
-			if got, ts, ok, err := s.FindTimestamp(1250); err != nil || !ok || got != h.BaseOffset || ts != 1300 {
+			if got, ts, ok, err := s.FindTimestamp(1250, 0); err != nil || !ok || got != h.BaseOffset || ts != 1300 {
 				t.Fatalf("%s %s: FindTimestamp = %d at %d, %v %v; want %d at 1300", codec, name, got, ts, ok, err, h.BaseOffset)
+			}
+			// A start inside the batch: the fallback is the start.
+			if got, ts, ok, err := s.FindTimestamp(1250, h.BaseOffset+2); err != nil || !ok || got != h.BaseOffset+2 || ts != 1300 {
+				t.Fatalf("%s %s: FindTimestamp from %d = %d at %d, %v %v; want %d at 1300", codec, name, h.BaseOffset+2, got, ts, ok, err, h.BaseOffset+2)
 			}
 			if ts, offset := s.MaxTimestamp(); ts != 1300 || offset != h.LastOffset() {
 				t.Fatalf("%s %s: MaxTimestamp = %d at %d, want 1300 at %d", codec, name, ts, offset, h.LastOffset())
@@ -246,13 +366,13 @@ func TestTimeLookupDecompressLimit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, ts := firstAtOrAfter(&h, b, 1150, recordsBytes); got != 41 || ts != 1300 {
+		if got, ts, _ := firstAtOrAfter(&h, b, 1150, 0, recordsBytes); got != 41 || ts != 1300 {
 			t.Fatalf("%s: at the limit: %d at %d, want 41 at 1300", codec, got, ts)
 		}
 		if got := offsetOfTimestamp(&h, b, 1300, recordsBytes); got != 41 {
 			t.Fatalf("%s: max at the limit: %d, want 41", codec, got)
 		}
-		if got, ts := firstAtOrAfter(&h, b, 1150, recordsBytes-1); got != 40 || ts != 1300 {
+		if got, ts, _ := firstAtOrAfter(&h, b, 1150, 0, recordsBytes-1); got != 40 || ts != 1300 {
 			t.Fatalf("%s: past the limit: %d at %d, want 40 at 1300", codec, got, ts)
 		}
 		if got := offsetOfTimestamp(&h, b, 1300, recordsBytes-1); got != 43 {
@@ -277,7 +397,7 @@ func TestTimeLookupRecordOutsideBatch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, ts := firstAtOrAfter(&h, b, 1200, timeLookupRecordsBytesMax); got != 40 || ts != 1300 {
+		if got, ts, _ := firstAtOrAfter(&h, b, 1200, 0, timeLookupRecordsBytesMax); got != 40 || ts != 1300 {
 			t.Fatalf("%s: %d at %d, want the fallback 40 at 1300", codec, got, ts)
 		}
 		if got := offsetOfTimestamp(&h, b, 1300, timeLookupRecordsBytesMax); got != 40 {
@@ -313,7 +433,7 @@ func TestTimeLookupConcurrent(t *testing.T) {
 			for i := range 200 {
 				target := records[(g+i)%len(records)].ts
 				want, _ := kafkaFirstAtOrAfter(records, target)
-				if got, _, ok, err := s.FindTimestamp(target); err != nil || !ok || got != want.offset {
+				if got, _, ok, err := s.FindTimestamp(target, 0); err != nil || !ok || got != want.offset {
 					errs <- fmt.Errorf("FindTimestamp(%d) = %d %v %v, want %d", target, got, ok, err, want.offset)
 					return
 				}
@@ -338,16 +458,17 @@ func TestTimeLookupConcurrent(t *testing.T) {
 }
 
 // FuzzTimeLookupInBatch feeds arbitrary (compressed) record bytes to the
-// lookups inside a batch. Invariant: they never panic, and answer an offset
-// inside the batch: a record's, with a timestamp that reaches the target,
-// or the fallback.
+// lookups inside a batch, from an offset inside it. Invariant: they never
+// panic, and answer an offset inside the batch, at or after from: a
+// record's, with a timestamp that reaches the target, or the fallback.
 func FuzzTimeLookupInBatch(f *testing.F) {
 	plain := timedBatch(1000, 1300, 1100)
 	for _, codec := range codecs {
 		body, _ := Compress(nil, plain[BatchHeaderBytes:], codec)
-		f.Add(body, uint8(codec), int32(3), int64(1150))
+		f.Add(body, uint8(codec), int32(3), int64(1150), uint16(0))
+		f.Add(body, uint8(codec), int32(3), int64(1150), uint16(2))
 	}
-	f.Fuzz(func(t *testing.T, records []byte, codec uint8, count int32, target int64) {
+	f.Fuzz(func(t *testing.T, records []byte, codec uint8, count int32, target int64, skip uint16) {
 		if len(records) > 1<<16 || count < 1 || count > 1<<12 {
 			return
 		}
@@ -357,10 +478,11 @@ func FuzzTimeLookupInBatch(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		from := h.BaseOffset + Offset(int32(skip)%count)
 		const maxBytes = 1 << 20
-		got, ts := firstAtOrAfter(&h, b, target, maxBytes)
-		if !h.holds(got) || (ts < target && !(got == h.BaseOffset && ts == h.MaxTimestamp)) {
-			t.Fatalf("firstAtOrAfter(%d) = %d at %d in batch %d-%d", target, got, ts, h.BaseOffset, h.LastOffset())
+		got, ts, ok := firstAtOrAfter(&h, b, target, from, maxBytes)
+		if ok && (!h.holds(got) || got < from || (ts < target && !(got == from && ts == h.MaxTimestamp))) {
+			t.Fatalf("firstAtOrAfter(%d, from %d) = %d at %d in batch %d-%d", target, from, got, ts, h.BaseOffset, h.LastOffset())
 		}
 		if got := offsetOfTimestamp(&h, b, h.MaxTimestamp, maxBytes); !h.holds(got) {
 			t.Fatalf("offsetOfTimestamp = %d in batch %d-%d", got, h.BaseOffset, h.LastOffset())

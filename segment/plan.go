@@ -236,20 +236,28 @@ func (s *Segment) LargestTimestamp() int64 {
 	return ts
 }
 
-// FindTimestamp returns the first offset, in offset order, whose record
-// timestamp is ≥ target, and that record's timestamp, as Kafka's
-// LogSegment.findOffsetByTimestamp does: batches are searched from the time
-// index's entry below target for the first whose maxTimestamp reaches
-// target, then its records are walked, a compressed batch's decompressed
-// first (within a bound, else its first offset: see
-// timeLookupRecordsBytesMax). ok is false when no record in the segment
-// reaches target. Any goroutine, while acquired.
-func (s *Segment) FindTimestamp(target int64) (Offset, int64, bool, error) {
+// FindTimestamp returns the first offset ≥ from, in offset order, whose
+// record timestamp is ≥ target, and that record's timestamp, as Kafka's
+// LogSegment.findOffsetByTimestamp(target, startingOffset) does: batches are
+// searched from the batch holding from, or from the time index's entry below
+// target when that lies later, for one whose maxTimestamp reaches target,
+// then its records are walked, a compressed batch's decompressed first
+// (within a bound, else max(its first offset, from): see
+// timeLookupRecordsBytesMax). Records below from (below the log start
+// offset) are skipped while choosing, not clamped afterwards: a batch whose
+// only records reaching target lie below from does not answer, the search
+// goes on to the next. ok is false when no record at or after from in the
+// segment reaches target. Any goroutine, while acquired.
+func (s *Segment) FindTimestamp(target int64, from Offset) (Offset, int64, bool, error) {
 	size := s.size.Load()
-	position := int64(0)
+	start := from
 	if _, relative, ok := s.times.Lookup(target); ok {
+		start = max(start, s.base+Offset(relative))
+	}
+	position := int64(0)
+	if start > s.base {
 		var err error
-		if position, err = s.seek(s.base+Offset(relative), size); err != nil {
+		if position, err = s.seek(start, size); err != nil {
 			return 0, 0, false, err
 		}
 	}
@@ -258,9 +266,10 @@ func (s *Segment) FindTimestamp(target int64) (Offset, int64, bool, error) {
 		if err != nil {
 			return 0, 0, false, err
 		}
-		if h.MaxTimestamp >= target {
-			found, foundTimestamp := firstAtOrAfter(&h, b, target, timeLookupRecordsBytesMax)
-			return found, foundTimestamp, true, nil
+		if h.MaxTimestamp >= target && h.LastOffset() >= from {
+			if found, foundTimestamp, ok := firstAtOrAfter(&h, b, target, from, timeLookupRecordsBytesMax); ok {
+				return found, foundTimestamp, true, nil
+			}
 		}
 		position += h.TotalBytes()
 	}
@@ -298,29 +307,46 @@ const timeLookupScratchKeepBytes = 4 << 20
 var timeLookupScratch = sync.Pool{New: func() any { return new([]byte) }}
 
 // firstAtOrAfter returns the offset and timestamp of the first record, in
-// offset order, of the whole batch b (header h, maxTimestamp ≥ target)
-// whose timestamp is ≥ target. A LogAppendTime batch's records all carry
-// its maxTimestamp, so its first offset answers without a walk. When no
-// record is found (the batch's records do not decompress within maxBytes,
-// or a record before the answer does not parse or lies outside the batch's
-// offsets, or its maxTimestamp lies) it answers the batch's first offset and
-// maxTimestamp.
-func firstAtOrAfter(h *Header, b []byte, target, maxBytes int64) (Offset, int64) {
+// offset order, of the whole batch b (header h, maxTimestamp ≥ target,
+// lastOffset ≥ from) whose offset is ≥ from and whose timestamp is ≥
+// target, as Kafka's FileRecords.searchForTimestamp chooses. A
+// LogAppendTime batch's records all carry its maxTimestamp, so
+// max(its first offset, from) answers without a walk. ok is false when the
+// walk read every record and the only ones reaching target lie below from:
+// the batch does not answer, and the search goes on to the next batch, as
+// in Kafka. Otherwise, when no record is found (the batch's records do not
+// decompress within maxBytes, or a record before the answer does not parse
+// or lies outside the batch's offsets, or its maxTimestamp lies) it answers
+// max(its first offset, from) and its maxTimestamp: at or before the exact
+// record, wherever that is.
+func firstAtOrAfter(h *Header, b []byte, target int64, from Offset, maxBytes int64) (Offset, int64, bool) {
+	first := max(h.BaseOffset, from)
 	if h.LogAppendTime() {
-		return h.BaseOffset, h.MaxTimestamp
+		return first, h.MaxTimestamp, true
 	}
-	found, foundTimestamp := h.BaseOffset, h.MaxTimestamp // unless a record answers
-	walkTimeRecords(b, maxBytes, func(r RecordPosition) bool {
+	found, foundTimestamp := Offset(-1), int64(-1)
+	reachedBelow, outside := false, false
+	err := walkTimeRecords(b, maxBytes, func(r RecordPosition) bool {
 		if !h.holds(r.Offset) {
+			outside = true
 			return false
 		}
 		if r.Timestamp >= target {
-			found, foundTimestamp = r.Offset, r.Timestamp
-			return false
+			if r.Offset >= from {
+				found, foundTimestamp = r.Offset, r.Timestamp
+				return false
+			}
+			reachedBelow = true
 		}
 		return true
 	})
-	return found, foundTimestamp
+	switch {
+	case found >= 0:
+		return found, foundTimestamp, true
+	case err == nil && !outside && reachedBelow:
+		return 0, 0, false
+	}
+	return first, h.MaxTimestamp, true
 }
 
 // offsetOfTimestamp returns the offset of the first record of the whole
@@ -335,7 +361,7 @@ func offsetOfTimestamp(h *Header, b []byte, ts, maxBytes int64) Offset {
 		return h.BaseOffset
 	}
 	found := h.LastOffset() // unless a record answers
-	walkTimeRecords(b, maxBytes, func(r RecordPosition) bool {
+	_ = walkTimeRecords(b, maxBytes, func(r RecordPosition) bool {
 		if !h.holds(r.Offset) {
 			return false
 		}
@@ -356,16 +382,18 @@ func (h *Header) holds(offset Offset) bool {
 	return offset >= h.BaseOffset && offset <= h.LastOffset()
 }
 
-// walkTimeRecords is WalkAnyRecords with a pooled buffer. Its error is
-// dropped on purpose: a walk that fails (the records do not decompress
-// within maxBytes, or stop parsing) has visited what it could, and the
-// callers fall back on what it did not find. visit must not keep the
-// records' keys or values: the buffer goes back to the pool.
-func walkTimeRecords(b []byte, maxBytes int64, visit func(RecordPosition) bool) {
+// walkTimeRecords is WalkAnyRecords with a pooled buffer. Its error (the
+// records do not decompress within maxBytes, or stop parsing) is only a
+// signal: the walk has visited what it could, and the callers fall back on
+// what it did not find rather than fail. visit must not keep the records'
+// keys or values: the buffer goes back to the pool.
+func walkTimeRecords(b []byte, maxBytes int64, visit func(RecordPosition) bool) error {
 	scratch := timeLookupScratch.Get().(*[]byte)
-	*scratch, _ = WalkAnyRecords(b, (*scratch)[:0], maxBytes, visit)
+	var err error
+	*scratch, err = WalkAnyRecords(b, (*scratch)[:0], maxBytes, visit)
 	if cap(*scratch) > timeLookupScratchKeepBytes {
 		*scratch = nil
 	}
 	timeLookupScratch.Put(scratch)
+	return err
 }

@@ -206,7 +206,7 @@ func TestFindTimestampAndMax(t *testing.T) {
 					break
 				}
 			}
-			got, _, found, err := s.FindTimestamp(target)
+			got, _, found, err := s.FindTimestamp(target, 0)
 			if err != nil || found != ok || (ok && got != want) {
 				t.Fatalf("FindTimestamp(%d) = %d %v %v, want %d %v", target, got, found, err, want, ok)
 			}

@@ -5,13 +5,15 @@ package wire
 // Timestamps: -2 earliest (log start offset), -1 latest (high watermark, or
 // last stable offset for read_committed from v2), -3 the record with the
 // largest timestamp (v7+), -4 earliest local (v8+; everything is local, so
-// the log start offset); t ≥ 0 the first offset whose record timestamp is
-// ≥ t, also inside a batch. When no record reaches t the answer is offset
-// -1, timestamp -1, as Kafka answers. v0 answers old-style offsets (a list
-// holding the one offset). A by-time lookup and -3 answer the exact record
-// also inside a compressed batch, which is decompressed (up to 64 MiB of
-// records; past that, or when it does not decompress, the batch's first
-// offset, or its last for -3: segment.Segment.FindTimestamp and MaxTimestamp).
+// the log start offset); t ≥ 0 the first offset at or after the log start
+// offset whose record timestamp is ≥ t, also inside a batch (records below
+// the log start are skipped, not clamped to it, as Kafka does). When no
+// record reaches t the answer is offset -1, timestamp -1, as Kafka answers.
+// v0 answers old-style offsets (a list holding the one offset). A by-time
+// lookup and -3 answer the exact record also inside a compressed batch,
+// which is decompressed (up to 64 MiB of records; past that, or when it
+// does not decompress, the batch's first offset, or the log start inside
+// it, or its last for -3: segment.Segment.FindTimestamp and MaxTimestamp).
 
 import (
 	"context"

@@ -203,3 +203,79 @@ func TestListOffsetsLogAppendTime(t *testing.T) {
 		checkListOffsets(t, ctx, admin, topic, ts)
 	}
 }
+
+// kafkaByTimeFrom is what Kafka answers ListOffsets for target when the log
+// start offset is start (UnifiedLog.fetchOffsetByTimestamp passes it to
+// LogSegment.findOffsetByTimestamp as the starting offset): the first
+// record at or after start whose timestamp is ≥ target, records below start
+// skipped while choosing, or (as kadm reports "none") the end offset.
+func kafkaByTimeFrom(ts []int64, start, target int64) (offset, timestamp int64) {
+	for i := start; i < int64(len(ts)); i++ {
+		if ts[i] >= target {
+			return i, ts[i]
+		}
+	}
+	return int64(len(ts)), -1
+}
+
+// TestListOffsetsAfterLogStart: DeleteRecords moves the log start offset
+// into the middle of a batch, uncompressed or compressed; ListOffsets by
+// time then answers what Kafka does, the first record at or after the log
+// start whose timestamp reaches the target (not the first record by time
+// clamped up to the log start, whose timestamp may be below the target),
+// the next qualifying record, in a later batch, when the target is reached
+// only below the log start, and none when no record at or after it
+// reaches the target.
+func TestListOffsetsAfterLogStart(t *testing.T) {
+	b := testBroker(t, t.TempDir())
+	defer b.close()
+	admin := kadm.NewClient(client(t, b))
+	ctx := ctxTimeout(t, 60*time.Second)
+	const base = 1_700_000_000_000
+	batches := [][]int64{
+		{base + 10, base + 50, base + 20, base + 30, base + 40}, // offsets 0-4
+		{base + 60, base + 45, base + 70},                       // 5-7
+		{base + 80, base + 15},                                  // 8-9
+	}
+	var ts []int64
+	for _, batch := range batches {
+		ts = append(ts, batch...)
+	}
+	for _, c := range testCodecs {
+		topic := "logstart-" + c.name
+		if created, err := admin.CreateTopic(ctx, 1, 1, nil, topic); err != nil || created.Err != nil {
+			t.Fatalf("create %s: %v %v", topic, err, created.Err)
+		}
+		produceBatches(t, b, topic, c.codec, c.id, batches)
+		// Inside the first batch: base+50 is reached only at offset 1,
+		// below the start, so it answers 5 (base+60); base+25 answers 3,
+		// not 2 (base+20). Inside the last: base+80 is reached only
+		// below the start, so nothing answers it.
+		for _, start := range []int64{2, 9} {
+			offsets := kadm.Offsets{}
+			offsets.Add(kadm.Offset{Topic: topic, Partition: 0, At: start})
+			deleted, err := admin.DeleteRecords(ctx, offsets)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d, _ := deleted.Lookup(topic, 0); d.Err != nil || d.LowWatermark != start {
+				t.Fatalf("%s: DeleteRecords to %d: %+v", topic, start, d)
+			}
+			targets := []int64{0}
+			for _, ms := range ts {
+				targets = append(targets, ms-1, ms, ms+1)
+			}
+			for _, target := range targets {
+				listed, err := admin.ListOffsetsAfterMilli(ctx, target, topic)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, _ := listed.Lookup(topic, 0)
+				wantOffset, wantTimestamp := kafkaByTimeFrom(ts, start, target)
+				if got.Err != nil || got.Offset != wantOffset || (wantTimestamp >= 0 && got.Timestamp != wantTimestamp) {
+					t.Errorf("%s: log start %d: offset for time %d: %d at %d (%v), want %d at %d", topic, start, target, got.Offset, got.Timestamp, got.Err, wantOffset, wantTimestamp)
+				}
+			}
+		}
+	}
+}
