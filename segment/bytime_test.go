@@ -83,35 +83,45 @@ type timedRecord struct {
 // kafkaFirstAtOrAfter is what Kafka answers a by-time lookup: the first
 // record, in offset order, whose timestamp is ≥ target.
 func kafkaFirstAtOrAfter(records []timedRecord, target int64) (timedRecord, bool) {
-	for _, r := range records {
-		if r.ts >= target {
-			return r, true
-		}
+	return kafkaFirstFrom(records, target, 0)
+}
+
+// timedSegment appends batches of given record timestamps to a new segment
+// and remembers every record's offset and timestamp, in offset order.
+type timedSegment struct {
+	t       *testing.T
+	s       *Segment
+	records []timedRecord
+}
+
+func newTimedSegment(t *testing.T, mode WriteMode) *timedSegment {
+	s, err := Create(t.TempDir(), 0, testConfig(mode))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return timedRecord{}, false
+	t.Cleanup(func() { s.Close() })
+	return &timedSegment{t: t, s: s}
+}
+
+// add appends one batch, compressed with codec, and returns its base offset.
+func (ts *timedSegment) add(codec Codec, timestamps ...int64) Offset {
+	b := timedBatch(timestamps...)
+	if codec != CodecNone {
+		b = compressBatch(ts.t, b, codec)
+	}
+	h := appendBatch(ts.t, ts.s, b)
+	for i, timestamp := range timestamps {
+		ts.records = append(ts.records, timedRecord{h.BaseOffset + Offset(i), timestamp})
+	}
+	return h.BaseOffset
 }
 
 func TestFindTimestampInsideCompressedBatches(t *testing.T) {
 	for _, codec := range codecs {
 		t.Run(codec.String(), func(t *testing.T) {
 			forEachMode(t, func(t *testing.T, mode WriteMode) {
-				s, err := Create(t.TempDir(), 0, testConfig(mode))
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer s.Close()
-				var records []timedRecord
-				add := func(codec Codec, timestamps ...int64) Offset {
-					b := timedBatch(timestamps...)
-					if codec != CodecNone {
-						b = compressBatch(t, b, codec)
-					}
-					h := appendBatch(t, s, b)
-					for i, ts := range timestamps {
-						records = append(records, timedRecord{h.BaseOffset + Offset(i), ts})
-					}
-					return h.BaseOffset
-				}
+				seg := newTimedSegment(t, mode)
+				s, add := seg.s, seg.add
 				// Uncompressed batches first, so the time index has entries
 				// to start from; then batches of codec, timestamps out of
 				// order inside them; the max, twice, inside a middle one.
@@ -138,17 +148,17 @@ func TestFindTimestampInsideCompressedBatches(t *testing.T) {
 					if err != nil || !ok || got != want.offset {
 						t.Fatalf("FindTimestamp(%d) = %d %v %v, want %d", want.target, got, ok, err, want.offset)
 					}
-					if r := records[got]; ts != r.ts {
+					if r := seg.records[got]; ts != r.ts {
 						t.Fatalf("FindTimestamp(%d) = %d at %d, the record's timestamp is %d", want.target, got, ts, r.ts)
 					}
 				}
 				// Every timestamp and its neighbours, against Kafka's rule.
 				targets := []int64{0, 9001}
-				for _, r := range records {
+				for _, r := range seg.records {
 					targets = append(targets, r.ts-1, r.ts, r.ts+1)
 				}
 				for _, target := range targets {
-					want, wantOK := kafkaFirstAtOrAfter(records, target)
+					want, wantOK := kafkaFirstAtOrAfter(seg.records, target)
 					got, ts, ok, err := s.FindTimestamp(target, 0)
 					if err != nil || ok != wantOK || (ok && (got != want.offset || ts != want.ts)) {
 						t.Fatalf("FindTimestamp(%d) = %d at %d, %v %v; want %d at %d, %v", target, got, ts, ok, err, want.offset, want.ts, wantOK)
@@ -184,23 +194,8 @@ func TestFindTimestampFromOffset(t *testing.T) {
 	for _, codec := range codecs {
 		t.Run(codec.String(), func(t *testing.T) {
 			forEachMode(t, func(t *testing.T, mode WriteMode) {
-				s, err := Create(t.TempDir(), 0, testConfig(mode))
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer s.Close()
-				var records []timedRecord
-				add := func(codec Codec, timestamps ...int64) Offset {
-					b := timedBatch(timestamps...)
-					if codec != CodecNone {
-						b = compressBatch(t, b, codec)
-					}
-					h := appendBatch(t, s, b)
-					for i, ts := range timestamps {
-						records = append(records, timedRecord{h.BaseOffset + Offset(i), ts})
-					}
-					return h.BaseOffset
-				}
+				seg := newTimedSegment(t, mode)
+				s, add := seg.s, seg.add
 				// Uncompressed batches first, so the time index has
 				// entries to start from; then batches of codec, their
 				// timestamps out of order.
@@ -246,12 +241,12 @@ func TestFindTimestampFromOffset(t *testing.T) {
 					return
 				}
 				targets := []int64{0}
-				for _, r := range records[a:] {
+				for _, r := range seg.records[a:] {
 					targets = append(targets, r.ts, r.ts+1)
 				}
 				for from := a; from < s.NextOffset(); from++ {
 					for _, target := range targets {
-						want, wantOK := kafkaFirstFrom(records, target, from)
+						want, wantOK := kafkaFirstFrom(seg.records, target, from)
 						got, ts, ok, err := s.FindTimestamp(target, from)
 						if err != nil || ok != wantOK || (ok && (got != want.offset || ts != want.ts)) {
 							t.Fatalf("FindTimestamp(%d, from %d) = %d at %d, %v %v; want %d at %d, %v", target, from, got, ts, ok, err, want.offset, want.ts, wantOK)

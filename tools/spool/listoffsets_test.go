@@ -78,12 +78,29 @@ func produceBatches(t *testing.T, b *broker, topic string, codec kgo.Compression
 // whose timestamps (ms) are ts, in offset order: the first record whose
 // timestamp is ≥ target, or (as kadm reports "none") the end offset.
 func kafkaByTime(ts []int64, target int64) (offset, timestamp int64) {
-	for i, t := range ts {
-		if t >= target {
-			return int64(i), t
+	return kafkaByTimeFrom(ts, 0, target)
+}
+
+// checkOffsetsForTimes compares ListOffsets by time (every timestamp, its
+// neighbours, and past the last) with Kafka's answers over records whose
+// timestamps are ts, the log start offset being start.
+func checkOffsetsForTimes(t *testing.T, ctx context.Context, admin *kadm.Client, topic string, ts []int64, start int64) {
+	t.Helper()
+	targets := []int64{0}
+	for _, ms := range ts {
+		targets = append(targets, ms-1, ms, ms+1)
+	}
+	for _, target := range targets {
+		listed, err := admin.ListOffsetsAfterMilli(ctx, target, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := listed.Lookup(topic, 0)
+		wantOffset, wantTimestamp := kafkaByTimeFrom(ts, start, target)
+		if got.Err != nil || got.Offset != wantOffset || (wantTimestamp >= 0 && got.Timestamp != wantTimestamp) {
+			t.Errorf("%s: log start %d: offset for time %d: %d at %d (%v), want %d at %d", topic, start, target, got.Offset, got.Timestamp, got.Err, wantOffset, wantTimestamp)
 		}
 	}
-	return int64(len(ts)), -1
 }
 
 // kafkaMaxTimestamp is what Kafka answers ListOffsets -3 (since
@@ -103,21 +120,7 @@ func kafkaMaxTimestamp(ts []int64) (offset, timestamp int64) {
 // neighbours, and past the last) and -3 with Kafka's answers over ts.
 func checkListOffsets(t *testing.T, ctx context.Context, admin *kadm.Client, topic string, ts []int64) {
 	t.Helper()
-	targets := []int64{0}
-	for _, ms := range ts {
-		targets = append(targets, ms-1, ms, ms+1)
-	}
-	for _, target := range targets {
-		listed, err := admin.ListOffsetsAfterMilli(ctx, target, topic)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, _ := listed.Lookup(topic, 0)
-		wantOffset, wantTimestamp := kafkaByTime(ts, target)
-		if got.Err != nil || got.Offset != wantOffset || (wantTimestamp >= 0 && got.Timestamp != wantTimestamp) {
-			t.Fatalf("%s: offset for time %d: %d at %d (%v), want %d at %d", topic, target, got.Offset, got.Timestamp, got.Err, wantOffset, wantTimestamp)
-		}
-	}
+	checkOffsetsForTimes(t, ctx, admin, topic, ts, 0)
 	listed, err := admin.ListMaxTimestampOffsets(ctx, topic)
 	if err != nil {
 		t.Fatal(err)
@@ -261,21 +264,7 @@ func TestListOffsetsAfterLogStart(t *testing.T) {
 			if d, _ := deleted.Lookup(topic, 0); d.Err != nil || d.LowWatermark != start {
 				t.Fatalf("%s: DeleteRecords to %d: %+v", topic, start, d)
 			}
-			targets := []int64{0}
-			for _, ms := range ts {
-				targets = append(targets, ms-1, ms, ms+1)
-			}
-			for _, target := range targets {
-				listed, err := admin.ListOffsetsAfterMilli(ctx, target, topic)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, _ := listed.Lookup(topic, 0)
-				wantOffset, wantTimestamp := kafkaByTimeFrom(ts, start, target)
-				if got.Err != nil || got.Offset != wantOffset || (wantTimestamp >= 0 && got.Timestamp != wantTimestamp) {
-					t.Errorf("%s: log start %d: offset for time %d: %d at %d (%v), want %d at %d", topic, start, target, got.Offset, got.Timestamp, got.Err, wantOffset, wantTimestamp)
-				}
-			}
+			checkOffsetsForTimes(t, ctx, admin, topic, ts, start)
 		}
 	}
 }
