@@ -132,16 +132,34 @@ func checkListOffsets(t *testing.T, ctx context.Context, admin *kadm.Client, top
 	}
 }
 
-var testCodecs = []struct {
+type testCodec struct {
 	name  string
 	codec kgo.CompressionCodec
 	id    uint8
-}{
+}
+
+var testCodecs = []testCodec{
 	{"none", kgo.NoCompression(), 0},
 	{"gzip", kgo.GzipCompression(), 1},
 	{"snappy", kgo.SnappyCompression(), 2},
 	{"lz4", kgo.Lz4Compression(), 3},
 	{"zstd", kgo.ZstdCompression(), 4},
+}
+
+// createAndProduce creates topic (one partition), produces batches of
+// record timestamps with codec c, one batch each, and returns every
+// record's timestamp in offset order.
+func createAndProduce(t *testing.T, ctx context.Context, admin *kadm.Client, b *broker, topic string, c testCodec, batches [][]int64) []int64 {
+	t.Helper()
+	if created, err := admin.CreateTopic(ctx, 1, 1, nil, topic); err != nil || created.Err != nil {
+		t.Fatalf("create %s: %v %v", topic, err, created.Err)
+	}
+	produceBatches(t, b, topic, c.codec, c.id, batches)
+	var ts []int64
+	for _, batch := range batches {
+		ts = append(ts, batch...)
+	}
+	return ts
 }
 
 // TestListOffsetsInsideCompressedBatches: franz-go produces batches of each
@@ -161,16 +179,9 @@ func TestListOffsetsInsideCompressedBatches(t *testing.T) {
 		{base + 300, base + 9000, base + 100, base + 9000, base + 200},
 		{base + 400, base + 350, base + 500},
 	}
-	var ts []int64
-	for _, batch := range batches {
-		ts = append(ts, batch...)
-	}
 	for _, c := range testCodecs {
 		topic := "bytime-" + c.name
-		if created, err := admin.CreateTopic(ctx, 1, 1, nil, topic); err != nil || created.Err != nil {
-			t.Fatalf("create %s: %v %v", topic, err, created.Err)
-		}
-		produceBatches(t, b, topic, c.codec, c.id, batches)
+		ts := createAndProduce(t, ctx, admin, b, topic, c, batches)
 		checkListOffsets(t, ctx, admin, topic, ts)
 	}
 }
@@ -240,16 +251,9 @@ func TestListOffsetsAfterLogStart(t *testing.T) {
 		{base + 60, base + 45, base + 70},                       // 5-7
 		{base + 80, base + 15},                                  // 8-9
 	}
-	var ts []int64
-	for _, batch := range batches {
-		ts = append(ts, batch...)
-	}
 	for _, c := range testCodecs {
 		topic := "logstart-" + c.name
-		if created, err := admin.CreateTopic(ctx, 1, 1, nil, topic); err != nil || created.Err != nil {
-			t.Fatalf("create %s: %v %v", topic, err, created.Err)
-		}
-		produceBatches(t, b, topic, c.codec, c.id, batches)
+		ts := createAndProduce(t, ctx, admin, b, topic, c, batches)
 		// Inside the first batch: base+50 is reached only at offset 1,
 		// below the start, so it answers 5 (base+60); base+25 answers 3,
 		// not 2 (base+20). Inside the last: base+80 is reached only
