@@ -18,6 +18,12 @@ const (
 	WorkloadCatchup = "catchup" // pre-fill, then read from offset 0
 )
 
+// The producer clients of the produce workload.
+const (
+	ClientKgo = "kgo" // franz-go, the default
+	ClientRaw = "raw" // the harness's lean producer: pre-built requests (bench/raw.go)
+)
+
 // Limits on a run: every loop of the harness is bounded in records and in
 // time.
 const (
@@ -56,6 +62,10 @@ type Config struct {
 	Acks string `json:"acks"`
 	// Idempotent keeps franz-go's idempotent producer (acks=all only).
 	Idempotent bool `json:"idempotent"`
+	// Client is the produce workload's producer: ClientKgo (franz-go) or
+	// ClientRaw (pre-built requests, for measuring brokers without the
+	// client's cost per record).
+	Client string `json:"client,omitempty"`
 	// Linger is how long the producer waits to fill a batch.
 	Linger time.Duration `json:"linger_ns"`
 	// BatchBytes bounds a record batch.
@@ -121,6 +131,9 @@ func (c *Config) SetDefaults() {
 	if c.Compression == "" {
 		c.Compression = "none"
 	}
+	if c.Client == "" {
+		c.Client = ClientKgo
+	}
 	if c.Rate == 0 && (c.Workload == WorkloadE2E || c.Workload == WorkloadAck) {
 		c.Rate = 10_000
 	}
@@ -178,6 +191,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("warm-up %v and duration %v: duration above 0, together at most %v", c.Warmup, c.Duration, runDurationMax)
 	case c.Records < 0 || c.Records > recordsMax:
 		return fmt.Errorf("records %d: 0 to %d", c.Records, recordsMax)
+	case c.Client != ClientKgo && c.Client != ClientRaw:
+		return fmt.Errorf("client %q: kgo or raw", c.Client)
+	case c.Client == ClientRaw && c.Workload != WorkloadProduce:
+		return errors.New("the raw client runs only the produce workload")
+	case c.Client == ClientRaw && c.Compression != "none":
+		return errors.New("the raw client sends uncompressed batches only")
 	case c.Drain <= 0 || c.Drain > 10*time.Minute:
 		return fmt.Errorf("drain %v: above 0, at most 10m", c.Drain)
 	}
@@ -216,6 +235,9 @@ func (c *Config) Describe() string {
 	fmt.Fprintf(&b, " acks=%s", c.Acks)
 	if c.Idempotent {
 		b.WriteString(" idempotent")
+	}
+	if c.Client == ClientRaw {
+		b.WriteString(" client=raw")
 	}
 	fmt.Fprintf(&b, " linger=%v batch=%dKiB inflight=%d compression=%s", c.Linger, c.BatchBytes>>10, c.Inflight, c.Compression)
 	if c.Workload == WorkloadE2E || c.Workload == WorkloadAck {

@@ -236,47 +236,71 @@ func (r *run) produce(ctx context.Context, result *Result) error {
 	warmupEnd, end := cfg.Warmup, cfg.Warmup+cfg.Duration
 	abort, cancel := context.WithDeadline(ctx, r.base.Add(end+cfg.Drain))
 	defer cancel()
-	clients := make([]*kgo.Client, cfg.Producers)
-	defer r.closeAll(clients)
-	for i := range clients {
-		var err error
-		if clients[i], err = r.producer(); err != nil {
-			return err
-		}
-	}
-	value := randomValue(cfg.RecordBytes)
-	c := &r.counts
-	promise := func(_ *kgo.Record, err error) {
-		if err != nil {
-			c.failed.Add(1)
-		} else {
-			c.acked.Add(1)
-		}
-	}
-	// The warm-up boundary: acknowledgements before it are excluded.
-	var ackedAtWarmup atomic.Int64
-	warmupDone := make(chan struct{})
-	go func() {
-		defer close(warmupDone)
-		r.clk.SleepUntil(abort, warmupEnd)
-		ackedAtWarmup.Store(c.acked.Load())
-	}()
-	stopProfile := r.startProfile(abort, warmupEnd, result)
 	quota := cfg.Records / int64(cfg.Producers)
 	if cfg.Records > 0 && quota == 0 {
 		quota = 1
 	}
-	var wg sync.WaitGroup
-	for _, cl := range clients {
-		wg.Go(func() {
-			for n := int64(0); (quota == 0 || n < quota) && r.clk.Now() < end && abort.Err() == nil; n++ {
-				c.sent.Add(1)
-				cl.Produce(abort, &kgo.Record{Value: value}, promise)
-			}
-			cl.Flush(abort)
-		})
+	c := &r.counts
+	// The warm-up boundary: acknowledgements before it are excluded.
+	var ackedAtWarmup atomic.Int64
+	warmupDone := make(chan struct{})
+	startWarmup := func() {
+		go func() {
+			defer close(warmupDone)
+			r.clk.SleepUntil(abort, warmupEnd)
+			ackedAtWarmup.Store(c.acked.Load())
+		}()
 	}
-	wg.Wait()
+	var stopProfile func()
+	var clients []*kgo.Client
+	defer func() { r.closeAll(clients) }()
+	if cfg.Client == ClientRaw {
+		// The raw producer connects and builds its requests first; the
+		// warm-up covers that.
+		started := false
+		err := r.rawProduce(ctx, abort, end, quota, func() {
+			startWarmup()
+			stopProfile = r.startProfile(abort, warmupEnd, result)
+			started = true
+		})
+		if !started {
+			return err
+		}
+		if err != nil {
+			<-warmupDone
+			stopProfile()
+			return err
+		}
+	} else {
+		clients = make([]*kgo.Client, cfg.Producers)
+		for i := range clients {
+			var err error
+			if clients[i], err = r.producer(); err != nil {
+				return err
+			}
+		}
+		value := randomValue(cfg.RecordBytes)
+		promise := func(_ *kgo.Record, err error) {
+			if err != nil {
+				c.failed.Add(1)
+			} else {
+				c.acked.Add(1)
+			}
+		}
+		startWarmup()
+		stopProfile = r.startProfile(abort, warmupEnd, result)
+		var wg sync.WaitGroup
+		for _, cl := range clients {
+			wg.Go(func() {
+				for n := int64(0); (quota == 0 || n < quota) && r.clk.Now() < end && abort.Err() == nil; n++ {
+					c.sent.Add(1)
+					cl.Produce(abort, &kgo.Record{Value: value}, promise)
+				}
+				cl.Flush(abort)
+			})
+		}
+		wg.Wait()
+	}
 	finished := r.clk.Now()
 	<-warmupDone
 	stopProfile()

@@ -96,6 +96,7 @@ func newBenchFlagSet(f *benchFlags, output io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.Consumers, "consumers", 1, "consumer clients (e2e, catchup); partitions are split among them")
 	fs.StringVar(&c.Acks, "acks", "all", "0, 1 or all")
 	fs.BoolVar(&c.Idempotent, "idempotent", false, "franz-go's idempotent producer (acks=all only)")
+	fs.StringVar(&c.Client, "client", "kgo", "produce: kgo (franz-go) or raw (the harness's pre-built requests: no client cost per record; see bench/raw.go)")
 	fs.DurationVar(&c.Linger, "linger", 0, "producer linger (when not given: 5ms for produce, 0 for the others)")
 	fs.IntVar(&c.BatchBytes, "batch-bytes", 1<<20, "largest record batch")
 	fs.IntVar(&c.Inflight, "inflight", 1, "produce requests in flight per broker (without --idempotent)")

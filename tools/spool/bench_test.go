@@ -124,3 +124,30 @@ func TestBenchRejectsBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchRawClient runs the raw producer through the CLI against an
+// embedded spool and kfake, idempotent: spool checks every batch's CRC,
+// record count and sequence, so a bad request would fail records.
+func TestBenchRawClient(t *testing.T) {
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	err := benchCommand([]string{"compare", "produce", "--brokers=spool,kfake", "--client=raw", "--idempotent", "--rounds=1",
+		"--partitions=3", "--producers=2", "--record-size=200", "--batch-bytes=8192", "--warmup=200ms", "--duration=500ms",
+		"--quiet", "--out", out}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("%v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	for _, run := range []string{"spool-produce-1", "kfake-produce-1"} {
+		r, err := bench.LoadResult(filepath.Join(out, run+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := r.Counts
+		if len(r.Problems) > 0 || c.Sent == 0 || c.Acked != c.Sent || c.Failed != 0 || c.Measured == 0 || r.Config.Client != bench.ClientRaw {
+			t.Fatalf("%s: %+v %v", run, c, r.Problems)
+		}
+	}
+	if !strings.Contains(stdout.String(), "client=raw") {
+		t.Fatalf("report:\n%s", stdout.String())
+	}
+}
