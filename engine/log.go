@@ -109,7 +109,8 @@ type LogConfig struct {
 	MinCompactionLagMillis int64
 	// ProducerIDExpirationMillis is the broker's producer.id.expiration.ms:
 	// an idempotent producer idle for longer is forgotten, at load and at
-	// each retention pass. Zero takes the default (1 day).
+	// each retention pass. Zero takes the default (1 day); a negative value
+	// is refused (Validate).
 	ProducerIDExpirationMillis int64
 	Logger                     *slog.Logger
 	// Now is the clock, in milliseconds; nil means the wall clock. Tests
@@ -211,6 +212,21 @@ func (c LogConfig) WithDefaults() LogConfig {
 		c.Now = func() int64 { return time.Now().UnixMilli() }
 	}
 	return c
+}
+
+// Validate reports a configuration OpenLog and SetConfig refuse; it checks
+// c as WithDefaults leaves it. A ProducerIDExpirationMillis below 1 (zero
+// has become the default by then, so a negative one) would forget every
+// idempotent producer at each retention pass and at load, letting retries
+// append duplicates; Kafka's producer.id.expiration.ms is at least 1.
+func (c LogConfig) Validate() error {
+	if err := c.Segment.Validate(); err != nil {
+		return err
+	}
+	if c.ProducerIDExpirationMillis < 1 {
+		return fmt.Errorf("producer.id.expiration.ms %d below 1", c.ProducerIDExpirationMillis)
+	}
+	return nil
 }
 
 // segmentList is an immutable snapshot of a log's segments, oldest first.
@@ -328,7 +344,7 @@ type Log struct {
 //     durably, before the first append can happen.
 func OpenLog(dir string, cfg LogConfig) (*Log, error) {
 	cfg = cfg.WithDefaults()
-	if err := cfg.Segment.Validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {

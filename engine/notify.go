@@ -46,7 +46,7 @@ func (l *Log) HighWatermarkChanged() <-chan struct{} { return l.hwm.wait() }
 // settings for the next segment rolled. Writer only.
 func (l *Log) SetConfig(cfg LogConfig) error {
 	cfg = cfg.WithDefaults()
-	if err := cfg.Segment.Validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	cfg.Logger = l.cfg.Logger

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"hash/crc32"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"spool/segment"
@@ -572,6 +574,50 @@ func TestProducersExpireWhileRunning(t *testing.T) {
 			busy.expectRetryDeduplicated(t, l, 1)
 		}
 		l.Close()
+	}
+}
+
+// TestProducerIDExpirationNegativeRefused: a negative
+// ProducerIDExpirationMillis, which would forget every idempotent producer
+// at each retention pass and at load, is refused: by Validate, by OpenLog
+// before it creates anything, and by SetConfig, which keeps the log's
+// configuration. Zero still takes the default.
+func TestProducerIDExpirationNegativeRefused(t *testing.T) {
+	for _, expiration := range []int64{-1, -ProducerIDExpirationMillisDefault, math.MinInt64} {
+		cfg := smallConfig()
+		cfg.ProducerIDExpirationMillis = expiration
+		if err := cfg.WithDefaults().Validate(); err == nil || !strings.Contains(err.Error(), "producer.id.expiration.ms") {
+			t.Errorf("Validate(%d): %v", expiration, err)
+		}
+		dir := filepath.Join(t.TempDir(), "p-0")
+		if l, err := OpenLog(dir, cfg); err == nil {
+			l.Close()
+			t.Errorf("OpenLog with expiration %d opened", expiration)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("OpenLog with expiration %d left %s: %v", expiration, dir, err)
+		}
+	}
+
+	const expiration = 60_000
+	cfg := smallConfig()
+	cfg.ProducerIDExpirationMillis = expiration
+	l := mustOpen(t, t.TempDir(), cfg)
+	defer l.Close()
+	bad := cfg
+	bad.ProducerIDExpirationMillis = -1
+	if err := l.SetConfig(bad); err == nil {
+		t.Fatal("SetConfig took expiration -1")
+	}
+	if got := l.Config().ProducerIDExpirationMillis; got != expiration {
+		t.Fatalf("expiration %d after a refused SetConfig, want %d", got, expiration)
+	}
+	cfg.ProducerIDExpirationMillis = 0
+	if err := l.SetConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Config().ProducerIDExpirationMillis; got != ProducerIDExpirationMillisDefault {
+		t.Fatalf("expiration 0 gave %d, want the default %d", got, ProducerIDExpirationMillisDefault)
 	}
 }
 

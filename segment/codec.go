@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/s2"
@@ -46,6 +47,17 @@ const (
 // frame declaring more is refused rather than trusted.
 const zstdWindowMax = 32 << 20
 
+// zstdPooledWindowMax bounds the window a pooled zstd decoder accepts. A
+// decoder keeps the buffer it allocated for a frame's window (the window
+// plus two blocks) for the frames after it, so this is also what each
+// decoder left in the pool can hold on to. 8 MiB covers the windows of
+// zstd's levels up to 19 on a stream of unknown size, as the Java client
+// writes (level 3, its default: 2 MiB; 17 to 19: 8 MiB), and the
+// single-segment frames of batches up to 8 MiB. A frame declaring more, up
+// to zstdWindowMax, is decoded again by a decoder made for it and dropped
+// afterwards, as every call did before decoders were pooled.
+const zstdPooledWindowMax = 8 << 20
+
 // ErrDecompress says a batch's records do not decompress.
 var ErrDecompress = errors.New("segment: records do not decompress")
 
@@ -58,25 +70,11 @@ func Decompress(dst, src []byte, codec Codec, maxBytes int64) ([]byte, error) {
 	case CodecNone:
 		return append(dst, src...), nil
 	case CodecGzip:
-		var r *gzip.Reader
-		if r, err = gzip.NewReader(bytes.NewReader(src)); err == nil {
-			dst, err = readAllLimited(dst, r, maxBytes)
-		}
+		dst, err = decompressGzip(dst, src, maxBytes)
 	case CodecLZ4:
 		dst, err = readAllLimited(dst, lz4.NewReader(bytes.NewReader(src)), maxBytes)
 	case CodecZstd:
-		// The frame header's window (for a single-segment frame, its
-		// declared content size) is a length the producer chose, and the
-		// decoder allocates it before decoding anything: a 17-byte frame
-		// declaring 200 MiB allocated 200 MiB. So the window is capped at
-		// zstdWindowMax, and the output, streamed, grows only with what
-		// actually decodes.
-		var d *zstd.Decoder
-		if d, err = zstd.NewReader(bytes.NewReader(src), zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
-			zstd.WithDecoderMaxWindow(uint64(min(maxBytes, zstdWindowMax))), zstd.WithDecoderMaxMemory(uint64(maxBytes))); err == nil {
-			dst, err = readAllLimited(dst, d, maxBytes)
-			d.Close()
-		}
+		dst, err = decompressZstd(dst, src, maxBytes)
 	case CodecSnappy:
 		dst, err = decompressSnappy(dst, src, maxBytes)
 	default:
@@ -89,6 +87,121 @@ func Decompress(dst, src []byte, codec Codec, maxBytes int64) ([]byte, error) {
 		return dst[:start], fmt.Errorf("%w: %s: %w", ErrDecompress, codec, err)
 	}
 	return dst, nil
+}
+
+// gzipReader is a gzip reader kept for reuse with the reader of its input:
+// a gzip.Reader allocates about 40 KB (its inflater's window and Huffman
+// tables), which Reset keeps.
+type gzipReader struct {
+	src bytes.Reader
+	gz  gzip.Reader
+}
+
+var gzipReaders = sync.Pool{New: func() any { return new(gzipReader) }}
+
+func decompressGzip(dst, src []byte, maxBytes int64) ([]byte, error) {
+	r := gzipReaders.Get().(*gzipReader)
+	r.src.Reset(src)
+	// Reset starts the reader afresh (header, checksum, inflater state)
+	// whatever the last input did to it, an error included.
+	err := r.gz.Reset(&r.src)
+	if err == nil {
+		dst, err = readAllLimited(dst, &r.gz, maxBytes)
+	}
+	// The reader keeps no reference to src for the pool.
+	r.src.Reset(nil)
+	gzipReaders.Put(r)
+	return dst, err
+}
+
+// zstdReader is a zstd decoder kept for reuse with the reader of its input.
+// zstd.NewReader allocates its block decoder, frame decoder and tables
+// (tens of KB at concurrency 1), and a frame's first block allocates the
+// window's buffer (2 MiB and more for a frame as the Java client writes
+// it); a decoder reset for the next input keeps all of them.
+type zstdReader struct {
+	src bytes.Reader
+	dec *zstd.Decoder
+}
+
+var zstdReaders = sync.Pool{New: func() any { return new(zstdReader) }}
+
+// newZstdDecoder makes a stream decoder that refuses a frame declaring a
+// window (for a single-segment frame, a content size) over window bytes
+// before allocating it. Its options are fixed; only its input changes.
+func newZstdDecoder(window uint64) (*zstd.Decoder, error) {
+	return zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+		zstd.WithDecoderMaxWindow(window), zstd.WithDecoderMaxMemory(window))
+}
+
+// decompressZstd streams src's zstd frames into dst, at most maxBytes.
+//
+// The frame header's window (for a single-segment frame, its declared
+// content size) is a length the producer chose, and the decoder allocates
+// it before decoding anything: a 17-byte frame declaring 200 MiB allocated
+// 200 MiB. So the window is capped, and the output, streamed through
+// readAllLimited, grows only with what actually decodes, never past
+// maxBytes.
+//
+// The cap does not follow maxBytes: a decoder's options are fixed when it
+// is made, and pooled decoders serve calls with any maxBytes. Nor need it:
+// the window is working memory, not output (a frame may declare a window
+// larger than its content, as the Java client's 2 MiB does for a batch of
+// a few KB), and the output is bounded by maxBytes whatever the window. A
+// call thus holds at most the window plus maxBytes. Pooled decoders accept
+// windows up to zstdPooledWindowMax; a frame declaring more, which no
+// producer's default writes, is decoded from the start by a decoder made
+// for this call alone that accepts up to min(maxBytes, zstdWindowMax), the
+// bound every call had before decoders were pooled, and is dropped
+// afterwards so that no pooled decoder keeps a window over
+// zstdPooledWindowMax. (A malformed block can fail with the same errors;
+// its second attempt fails again, at the cost every call had before.)
+func decompressZstd(dst, src []byte, maxBytes int64) ([]byte, error) {
+	out, err := decompressZstdPooled(dst, src, maxBytes)
+	if !errors.Is(err, zstd.ErrWindowSizeExceeded) && !errors.Is(err, zstd.ErrDecoderSizeExceeded) {
+		return out, err
+	}
+	window := min(maxBytes, zstdWindowMax)
+	if window <= zstdPooledWindowMax {
+		return dst, err
+	}
+	dec, err := newZstdDecoder(uint64(window))
+	if err != nil {
+		return dst, err
+	}
+	defer dec.Close()
+	if err := dec.Reset(bytes.NewReader(src)); err != nil {
+		return dst, err
+	}
+	return readAllLimited(dst, dec, maxBytes)
+}
+
+// decompressZstdPooled is decompressZstd with a pooled decoder, which
+// refuses a window over zstdPooledWindowMax.
+func decompressZstdPooled(dst, src []byte, maxBytes int64) ([]byte, error) {
+	r := zstdReaders.Get().(*zstdReader)
+	if r.dec == nil {
+		var err error
+		if r.dec, err = newZstdDecoder(zstdPooledWindowMax); err != nil {
+			return dst, err
+		}
+	}
+	r.src.Reset(src)
+	// Reset starts a new stream whatever the last one did: a decoder is
+	// documented reusable after a failed stream, and one stopped part way
+	// (past maxBytes) is drained first. Reset fails only on a closed
+	// decoder; such a one is not put back.
+	if err := r.dec.Reset(&r.src); err != nil {
+		return dst, err
+	}
+	dst, err := readAllLimited(dst, r.dec, maxBytes)
+	// Reset(nil) ends the stream (drops the decoder's reference to the
+	// input's reader, returns its block decoder to its free list); with
+	// r.src emptied too, nothing in the pool refers to src.
+	r.dec.Reset(nil)
+	r.src.Reset(nil)
+	zstdReaders.Put(r)
+	return dst, err
 }
 
 func readAllLimited(dst []byte, r io.Reader, maxBytes int64) ([]byte, error) {
