@@ -348,36 +348,46 @@ func (r *run) newRawStream(ctx context.Context, addr string, partitions []int32,
 	default:
 		s.acks = -1
 	}
+	if err := s.build(r.topic, value, producerID, epoch); err != nil {
+		return nil, err
+	}
+	ok = true
+	return s, nil
+}
+
+// build encodes s's request: one batch of s.perBatch records of value for
+// each of s.partitions of topic, at s.version with s.acks.
+func (s *rawStream) build(topic string, value []byte, producerID int64, epoch int16) error {
 	req := kmsg.NewPtrProduceRequest()
 	req.SetVersion(s.version)
 	req.Acks = s.acks
 	req.TimeoutMillis = 30_000
-	topic := kmsg.NewProduceRequestTopic()
-	topic.Topic = r.topic
+	t := kmsg.NewProduceRequestTopic()
+	t.Topic = topic
 	now := time.Now().UnixMilli()
 	var batches [][]byte
-	for _, p := range partitions {
+	for _, p := range s.partitions {
 		part := kmsg.NewProduceRequestTopicPartition()
 		part.Partition = p
-		part.Records = appendRawBatch(nil, value, perBatch, now, producerID, epoch, 0)
+		part.Records = appendRawBatch(nil, value, s.perBatch, now, producerID, epoch, 0)
 		batches = append(batches, part.Records)
-		topic.Partitions = append(topic.Partitions, part)
+		t.Partitions = append(t.Partitions, part)
 	}
-	req.Topics = append(req.Topics, topic)
-	s.request = c.appendRequest(nil, req)
+	req.Topics = append(req.Topics, t)
+	s.request = s.c.appendRequest(nil, req)
 	// Each batch is copied verbatim into the request, in order: find
 	// where, to patch sequences and CRCs in place.
 	at := 0
+	s.batchAt = s.batchAt[:0]
 	for _, b := range batches {
 		i := bytes.Index(s.request[at:], b)
 		if i < 0 {
-			return nil, errors.New("raw producer: batch not found in its own request")
+			return errors.New("raw producer: batch not found in its own request")
 		}
 		s.batchAt = append(s.batchAt, at+i)
 		at += i + len(b)
 	}
-	ok = true
-	return s, nil
+	return nil
 }
 
 // next prepares the request for its next send: a new correlation ID and,
@@ -457,6 +467,9 @@ func (r *run) runRawStream(abort context.Context, s *rawStream, end time.Duratio
 	if s.sequences != nil {
 		inflight = 1
 	}
+	// A slot is taken before a request is written and given back when
+	// its answer has been read: at most inflight requests are unanswered.
+	slots := make(chan struct{}, inflight)
 	pending := make(chan rawPending, inflight)
 	readerDone := make(chan struct{})
 	if s.acks != 0 {
@@ -464,7 +477,12 @@ func (r *run) runRawStream(abort context.Context, s *rawStream, end time.Duratio
 			defer close(readerDone)
 			var frame []byte
 			resp := kmsg.NewPtrProduceResponse()
+			failed := false
 			for p := range pending {
+				if failed { // the writer stops at its next write
+					<-slots
+					continue
+				}
 				resp.Default()
 				resp.SetVersion(s.version)
 				var err error
@@ -473,9 +491,9 @@ func (r *run) runRawStream(abort context.Context, s *rawStream, end time.Duratio
 						c.requestErrors.Add(1)
 					}
 					s.c.conn.Close()
-					for range pending { // the writer stops at its next write
-					}
-					return
+					failed = true
+					<-slots
+					continue
 				}
 				ok := int64(0)
 				for _, t := range resp.Topics {
@@ -488,6 +506,7 @@ func (r *run) runRawStream(abort context.Context, s *rawStream, end time.Duratio
 				ok = min(ok, perRequest)
 				c.acked.Add(ok)
 				c.failed.Add(perRequest - ok)
+				<-slots
 			}
 		}()
 	} else {
@@ -495,15 +514,17 @@ func (r *run) runRawStream(abort context.Context, s *rawStream, end time.Duratio
 	}
 	var sent int64
 	for (quota == 0 || sent+perRequest <= quota) && r.clk.Now() < end && abort.Err() == nil {
-		p := rawPending{corr: s.next()}
 		if s.acks != 0 {
 			select {
-			case pending <- p:
+			case slots <- struct{}{}:
 			case <-abort.Done():
 			}
 			if abort.Err() != nil {
 				break
 			}
+			pending <- rawPending{corr: s.next()}
+		} else {
+			s.next()
 		}
 		if _, err := s.c.conn.Write(s.request); err != nil {
 			// The records of a request that failed to write count as

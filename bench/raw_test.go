@@ -1,10 +1,13 @@
 package bench
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
 	"hash/crc32"
+	"io"
+	"net"
 	"testing"
 	"time"
 
@@ -149,5 +152,80 @@ func TestRawClientLimits(t *testing.T) {
 	base.SetDefaults()
 	if err := base.Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRawInflightBound: the raw producer never has more than Inflight
+// requests unanswered. A fake broker on a pipe reads requests until none
+// comes for a while, counts them, then answers them all.
+func TestRawInflightBound(t *testing.T) {
+	for _, inflight := range []int{1, 3} {
+		client, server := net.Pipe()
+		s := &rawStream{c: &rawConn{conn: client, reader: bufio.NewReader(client)}, partitions: []int32{0, 1},
+			perBatch: 5, acks: -1, version: 7}
+		if err := s.build("t", []byte("value"), -1, -1); err != nil {
+			t.Fatal(err)
+		}
+		const requests = 12
+		r := &run{cfg: Config{Inflight: inflight}, clk: realClock{base: time.Now()}}
+		r.active.Store(true)
+		served := make(chan []int, 1)
+		go func() {
+			defer server.Close()
+			var rounds []int
+			var out []byte
+			answered := 0
+			for answered < requests {
+				var corrs []uint32
+				for {
+					server.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+					var size [4]byte
+					if _, err := io.ReadFull(server, size[:]); err != nil {
+						break
+					}
+					frame := make([]byte, binary.BigEndian.Uint32(size[:]))
+					server.SetReadDeadline(time.Time{})
+					if _, err := io.ReadFull(server, frame); err != nil {
+						served <- nil
+						return
+					}
+					corrs = append(corrs, binary.BigEndian.Uint32(frame[4:]))
+				}
+				rounds = append(rounds, len(corrs))
+				for _, corr := range corrs {
+					resp := kmsg.NewPtrProduceResponse()
+					resp.SetVersion(7)
+					topic := kmsg.NewProduceResponseTopic()
+					topic.Topic = "t"
+					for p := range int32(2) {
+						part := kmsg.NewProduceResponseTopicPartition()
+						part.Partition = p
+						topic.Partitions = append(topic.Partitions, part)
+					}
+					resp.Topics = append(resp.Topics, topic)
+					out = appendResponse(out[:0], corr, false, resp)
+					if _, err := server.Write(out); err != nil {
+						served <- nil
+						return
+					}
+				}
+				answered += len(corrs)
+			}
+			served <- rounds
+		}()
+		abort, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		r.runRawStream(abort, s, time.Minute, requests*10)
+		cancel()
+		rounds := <-served
+		most := 0
+		for _, n := range rounds {
+			most = max(most, n)
+		}
+		if most != inflight {
+			t.Fatalf("inflight %d: requests unanswered at once, per round: %v", inflight, rounds)
+		}
+		if c := &r.counts; c.sent.Load() != requests*10 || c.acked.Load() != requests*10 {
+			t.Fatalf("inflight %d: sent %d acked %d", inflight, c.sent.Load(), c.acked.Load())
+		}
 	}
 }
