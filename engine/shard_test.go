@@ -378,3 +378,59 @@ func TestCrashWithRolledSegmentsUnsealed(t *testing.T) {
 		t.Fatalf("read %d batches after the crash, want %d", got, n)
 	}
 }
+
+// writebackFaults counts the writebacks started and the syncs.
+type writebackFaults struct{ writebacks, syncs atomic.Int64 }
+
+func (f *writebackFaults) Inject(op segment.Op, path string) error {
+	switch op {
+	case segment.OpWriteback:
+		f.writebacks.Add(1)
+	case segment.OpSync:
+		f.syncs.Add(1)
+	}
+	return nil
+}
+
+// TestShardStartsWritebackEarly: a large durable append to a log that is
+// not syncing has its writeback started by the shard as soon as it is
+// appended; a small one waits for its sync (alone in its round, no
+// writeback is started for it at all).
+func TestShardStartsWritebackEarly(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		valueBytes int
+		logs       int
+		want       int64
+	}{
+		{"large", 512 << 10, 1, 1},
+		{"small", 16 << 10, 1, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			faults := &writebackFaults{}
+			cfg := smallConfig()
+			cfg.Segment.SegmentBytes = 8 << 20
+			cfg.Segment.Faults = faults
+			l, err := OpenLog(t.TempDir(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			shard := NewShard(ShardConfig{CPU: -1})
+			defer shard.Stop()
+			for i := range 3 {
+				before := faults.writebacks.Load()
+				info, err := shard.Append(l, batchtest.Values(1, c.valueBytes, 1), 0, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if l.DurableOffset() <= info.LastOffset {
+					t.Fatalf("append %d answered before durable", i)
+				}
+				if got := faults.writebacks.Load() - before; got != c.want {
+					t.Fatalf("append %d of %d bytes: %d writebacks started, want %d", i, c.valueBytes, got, c.want)
+				}
+			}
+			shard.Do(func() { l.Close() })
+		})
+	}
+}

@@ -15,6 +15,7 @@ const (
 	OpSync               // making appended bytes durable (msync or fdatasync)
 	OpTruncate           // cutting a file to its valid size
 	OpCreate             // creating a segment's files
+	OpWriteback          // starting writeback of appended bytes (sync_file_range WRITE); failing it skips it
 )
 
 func (op Op) String() string {
@@ -29,6 +30,8 @@ func (op Op) String() string {
 		return "truncate"
 	case OpCreate:
 		return "create"
+	case OpWriteback:
+		return "writeback"
 	}
 	return "op?"
 }

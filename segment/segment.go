@@ -631,7 +631,7 @@ func (s *Segment) SyncRange(from, to int64) error {
 // caller issues next (it makes nothing durable itself). A no-op in mmap
 // mode. Errors are left to the SyncRange that follows. Any goroutine.
 func (s *Segment) StartWriteback(from, to int64) {
-	if s.cfg.WriteMode == WritePwrite && to > from {
+	if s.cfg.WriteMode == WritePwrite && to > from && s.cfg.inject(OpWriteback, s.log.Name()) == nil {
 		linux.StartWriteback(s.log, from, to-from)
 	}
 }
