@@ -35,8 +35,14 @@ func makePartition(t *testing.T, dir string, unclean bool) {
 		if err := l.Close(); err != nil {
 			t.Fatal(err)
 		}
-	} else if err := l.Flush(); err != nil {
-		t.Fatal(err)
+	} else {
+		if err := l.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		// Left open for the test (unclean); closed before the temporary
+		// directory is removed, so no write still in flight (a roll's
+		// producer-state snapshot) races the removal.
+		t.Cleanup(func() { l.Close() })
 	}
 }
 
