@@ -246,8 +246,33 @@ func (c *connection) readLoop(ctx context.Context) {
 			}
 		}
 		c.conn.SetReadDeadline(time.Now().Add(c.server.cfg.RequestTimeout))
-		frame, err := c.readFrame(int(size))
+		// A large Produce frame's partitions are submitted as their
+		// records arrive (wire/produce_early.go).
+		var early *wire.EarlyProduce
+		var progress func([]byte)
+		if size >= wire.EarlyProduceMinBytes {
+			looked := false
+			progress = func(read []byte) {
+				defer func() {
+					if recovered := recover(); recovered != nil {
+						// A bug, never input we expect: stop starting
+						// early; the handler does the rest as usual.
+						c.server.cfg.Logger.Error("early produce panicked", "remote", c.conn.RemoteAddr().String(), "panic", recovered, "stack", string(debug.Stack()))
+						early.Stop()
+					}
+				}()
+				if !looked && len(read) >= 8 {
+					looked = true
+					early = c.handler().EarlyProduce(read)
+				}
+				if early != nil {
+					early.Advance(read)
+				}
+			}
+		}
+		frame, err := c.readFrame(int(size), progress)
 		if err != nil {
+			early.Abandon()
 			return
 		}
 		metrics.BytesIn.Add(4 + size)
@@ -255,9 +280,14 @@ func (c *connection) readLoop(ctx context.Context) {
 		select {
 		case resp = <-c.free:
 		case <-ctx.Done():
+			early.Abandon()
 			return
 		}
-		if err := c.handle(ctx, frame, resp); err != nil {
+		resp.SetEarly(early)
+		err = c.handle(ctx, frame, resp)
+		resp.SetEarly(nil)
+		early.Abandon() // nothing when the handler took the appends
+		if err != nil {
 			c.server.cfg.Logger.Debug("closing connection", "remote", c.conn.RemoteAddr().String(), "reason", err)
 			resp.Release()
 			return
@@ -290,6 +320,9 @@ func (c *connection) readLoop(ctx context.Context) {
 	}
 }
 
+// handler is the protocol layer.
+func (c *connection) handler() *wire.Server { return c.server.handler }
+
 // handle runs the handler, turning a panic (a bug, never input we expect)
 // into a closed connection and a logged stack, so one bad request cannot
 // take the broker down.
@@ -317,13 +350,9 @@ func (c *connection) complete(resp *wire.Response) (err error) {
 }
 
 // readFrame reads size bytes into the connection's frame buffer, growing it
-// as bytes arrive.
-func (c *connection) readFrame(size int) ([]byte, error) {
-	if cap(c.frame) >= size {
-		c.frame = c.frame[:size]
-		_, err := io.ReadFull(c.conn, c.frame)
-		return c.frame, err
-	}
+// as bytes arrive. With progress, it reads what the socket has and calls
+// progress with all the frame read so far after each read.
+func (c *connection) readFrame(size int, progress func(read []byte)) ([]byte, error) {
 	// Grow as bytes arrive: at most frameGrowBytes (or doubling) ahead
 	// of what the peer has actually sent.
 	have := 0
@@ -334,10 +363,19 @@ func (c *connection) readFrame(size int) ([]byte, error) {
 			copy(grown, buf[:have])
 			buf = grown
 		}
-		n, err := io.ReadFull(c.conn, buf[have:min(size, len(buf))])
+		var n int
+		var err error
+		if progress == nil {
+			n, err = io.ReadFull(c.conn, buf[have:min(size, len(buf))])
+		} else {
+			n, err = c.conn.Read(buf[have:min(size, len(buf))])
+		}
 		have += n
 		if err != nil {
 			return nil, err
+		}
+		if progress != nil && n > 0 {
+			progress(buf[:have])
 		}
 	}
 	c.frame = buf[:size]

@@ -10,12 +10,12 @@ type Op int
 
 // The operations a Faults seam can fail.
 const (
-	OpAllocate Op = iota // reserving blocks (fallocate): ENOSPC lives here
-	OpWrite              // copying a batch into the file (pwrite mode)
-	OpSync               // making appended bytes durable (msync or fdatasync)
-	OpTruncate           // cutting a file to its valid size
-	OpCreate             // creating a segment's files
-	OpWriteback          // starting writeback of appended bytes (sync_file_range WRITE); failing it skips it
+	OpAllocate  Op = iota // reserving blocks (fallocate): ENOSPC lives here
+	OpWrite               // copying a batch into the file (pwrite mode)
+	OpSync                // making appended bytes durable (msync or fdatasync)
+	OpTruncate            // cutting a file to its valid size
+	OpCreate              // creating a segment's files
+	OpWriteback           // starting writeback of appended bytes (sync_file_range WRITE); failing it skips it
 )
 
 func (op Op) String() string {

@@ -61,6 +61,16 @@ func handleProduce(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Re
 	// different shards (and their syncs, for acks=all) proceed at once.
 	var pendingStore [16]pendingPartition
 	pending := pendingStore[:0]
+	// Partitions submitted while the frame arrived (produce_early.go)
+	// come first in request order; they are taken, not submitted again.
+	early := resp.takeEarly()
+	waitEarly := func(rest []earlySubmission) {
+		for _, sub := range rest {
+			if sub.err == nil {
+				sub.append.Wait()
+			}
+		}
+	}
 	for i := range r.Topics {
 		rt := &r.Topics[i]
 		topicResponse := kmsg.NewProduceResponseTopic()
@@ -73,6 +83,23 @@ func handleProduce(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Re
 			rp := &rt.Partitions[j]
 			partitionResponse := kmsg.NewProduceResponseTopicPartition()
 			partitionResponse.Partition = rp.Partition
+			if len(early) > 0 && early[0].topic == i && early[0].partition == j {
+				sub := early[0]
+				if sub.name != rt.Topic || sub.index != rp.Partition || sub.records != len(rp.Records) {
+					waitEarly(early)
+					waitPending(pending)
+					return fmt.Errorf("%w: produce: the frame decoded unlike it was scanned (%s/%d)", ErrCloseConnection, rt.Topic, rp.Partition)
+				}
+				early = early[1:]
+				if sub.err != nil {
+					partitionResponse.BaseOffset = -1
+					partitionResponse.ErrorCode, partitionResponse.ErrorMessage = errorCode(sub.err), errorMessage(sub.err)
+				} else {
+					pending = append(pending, pendingPartition{topic: i, partition: j, log: sub.log, append: sub.append, minISR: sub.minISR})
+				}
+				topicResponse.Partitions = append(topicResponse.Partitions, partitionResponse)
+				continue
+			}
 			p := s.partition(rt.Topic, rp.Partition)
 			switch {
 			case refuse != 0:
@@ -96,6 +123,11 @@ func handleProduce(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Re
 			topicResponse.Partitions = append(topicResponse.Partitions, partitionResponse)
 		}
 		kresp.Topics = append(kresp.Topics, topicResponse)
+	}
+	if len(early) > 0 {
+		waitEarly(early)
+		waitPending(pending)
+		return fmt.Errorf("%w: produce: %d partitions scanned but not decoded", ErrCloseConnection, len(early))
 	}
 	finish := func(resp *Response) {
 		for _, pp := range pending {
@@ -137,6 +169,14 @@ func handleProduce(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Re
 		resp.deferTo(finish)
 	}
 	return nil
+}
+
+// waitPending waits for submitted appends whose request will not be
+// answered (each Pending is waited for once).
+func waitPending(pending []pendingPartition) {
+	for i := range pending {
+		pending[i].wait()
+	}
 }
 
 // pendingPartition is one partition's submitted append, waiting for its

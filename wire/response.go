@@ -25,6 +25,21 @@ type Response struct {
 	// frame is the request frame a deferred response keeps until it is
 	// complete: the shards read the records straight from it.
 	frame []byte
+	// early holds a Produce frame's appends submitted while it arrived
+	// (SetEarly); handleProduce takes them.
+	early *EarlyProduce
+}
+
+// SetEarly gives the next Handle the appends e submitted while the frame
+// arrived. The caller calls e.Abandon after Handle, which does nothing
+// once handleProduce has taken them.
+func (r *Response) SetEarly(e *EarlyProduce) { r.early = e }
+
+// takeEarly hands handleProduce the early submissions (nil if none).
+func (r *Response) takeEarly() []earlySubmission {
+	e := r.early
+	r.early = nil
+	return e.take()
 }
 
 // Deferred reports that the response must be completed (Complete) before

@@ -63,6 +63,9 @@ var (
 	BytesOut atomic.Int64
 	// SyncLatency times each fdatasync/msync of a segment.
 	SyncLatency Histogram
+	// ProduceEarlyBatches counts batches submitted while their Produce
+	// frame was still arriving (wire/produce_early.go).
+	ProduceEarlyBatches atomic.Int64
 
 	// The log cleaner (compaction): passes completed, bytes of segments
 	// read and written, records removed, and the last pass's duration.

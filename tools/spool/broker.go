@@ -295,6 +295,7 @@ func (b *broker) metrics(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "# TYPE spool_bytes_out_total counter\nspool_bytes_out_total %d\n", metrics.BytesOut.Load())
 	fmt.Fprintln(w, "# TYPE spool_sync_duration_seconds histogram")
 	metrics.SyncLatency.Write(w, "spool_sync_duration_seconds", "")
+	fmt.Fprintf(w, "# TYPE spool_produce_early_batches_total counter\nspool_produce_early_batches_total %d\n", metrics.ProduceEarlyBatches.Load())
 	fmt.Fprintf(w, "# TYPE spool_log_cleaner_runs_total counter\nspool_log_cleaner_runs_total %d\n", metrics.CleanerRuns.Load())
 	fmt.Fprintf(w, "# TYPE spool_log_cleaner_bytes_read_total counter\nspool_log_cleaner_bytes_read_total %d\n", metrics.CleanerBytesRead.Load())
 	fmt.Fprintf(w, "# TYPE spool_log_cleaner_bytes_written_total counter\nspool_log_cleaner_bytes_written_total %d\n", metrics.CleanerBytesWritten.Load())

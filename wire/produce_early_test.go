@@ -1,0 +1,185 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// produceFrame encodes req with a request header, as a client sends it
+// (without the size prefix).
+func produceFrame(req *kmsg.ProduceRequest, clientID string) []byte {
+	frame := binary.BigEndian.AppendUint16(nil, 0)
+	frame = binary.BigEndian.AppendUint16(frame, uint16(req.Version))
+	frame = binary.BigEndian.AppendUint32(frame, 7)
+	frame = binary.BigEndian.AppendUint16(frame, uint16(len(clientID)))
+	frame = append(frame, clientID...)
+	if req.IsFlexible() {
+		frame = append(frame, 0)
+	}
+	return req.AppendTo(frame)
+}
+
+// randomProduce is a Produce request of random topics, partitions and
+// records (opaque bytes: the scanner does not look inside).
+func randomProduce(rng *rand.Rand, version int16) *kmsg.ProduceRequest {
+	req := kmsg.NewPtrProduceRequest()
+	req.Version, req.Acks, req.TimeoutMillis = version, []int16{1, -1}[rng.IntN(2)], 1000
+	for t := range 1 + rng.IntN(3) {
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = fmt.Sprintf("topic-%d-%s", t, bytes.Repeat([]byte("x"), rng.IntN(200)))
+		for p := range rng.IntN(5) {
+			rp := kmsg.NewProduceRequestTopicPartition()
+			rp.Partition = int32(p * 3)
+			rp.Records = make([]byte, rng.IntN(3000))
+			for i := range rp.Records {
+				rp.Records[i] = byte(rng.Uint32())
+			}
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+	}
+	return req
+}
+
+// scanInChunks feeds frame to a scanner in random chunks, as a socket
+// delivers it, and returns what it yielded.
+func scanInChunks(rng *rand.Rand, frame []byte, flexible bool, stopAfter int) []scannedPartition {
+	sc := produceScanner{flexible: flexible}
+	var got []scannedPartition
+	for have := 0; have < len(frame); {
+		have = min(len(frame), have+1+rng.IntN(max(1, len(frame)/4)))
+		sc.scan(frame[:have], func(p scannedPartition) bool {
+			got = append(got, p)
+			return stopAfter == 0 || len(got) < stopAfter
+		})
+	}
+	return got
+}
+
+// TestProduceScannerMatchesKmsg: fed in random chunks, the scanner yields
+// every partition kmsg decodes from the whole frame, in order, with the
+// same records, at every Produce version spool serves.
+func TestProduceScannerMatchesKmsg(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for version := int16(3); version <= 11; version++ {
+		for range 200 {
+			req := randomProduce(rng, version)
+			frame := produceFrame(req, []string{"", "franz-go", "a-longer-client-id"}[rng.IntN(3)])
+			got := scanInChunks(rng, frame, version >= 9, 0)
+			var want []scannedPartition
+			for i, rt := range req.Topics {
+				for j, rp := range rt.Partitions {
+					want = append(want, scannedPartition{topicIndex: i, partitionIndex: j, topic: rt.Topic, index: rp.Partition, records: rp.Records})
+				}
+			}
+			if len(got) != len(want) {
+				t.Fatalf("v%d: %d partitions scanned, want %d", version, len(got), len(want))
+			}
+			for k := range want {
+				g, w := got[k], want[k]
+				if g.topicIndex != w.topicIndex || g.partitionIndex != w.partitionIndex || g.topic != w.topic || g.index != w.index || !bytes.Equal(g.records, w.records) {
+					t.Fatalf("v%d partition %d: scanned %s/%d (%d, %d; %d bytes), want %s/%d (%d, %d; %d bytes)", version, k,
+						g.topic, g.index, g.topicIndex, g.partitionIndex, len(g.records), w.topic, w.index, w.topicIndex, w.partitionIndex, len(w.records))
+				}
+			}
+		}
+	}
+}
+
+// TestProduceScannerStops: requests that do not start early yield nothing,
+// and a yield answering false ends the scan for good.
+func TestProduceScannerStops(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, version := range []int16{3, 8, 9, 11} {
+		base := func() *kmsg.ProduceRequest {
+			req := kmsg.NewPtrProduceRequest()
+			req.Version, req.Acks = version, -1
+			for range 2 {
+				rt := kmsg.NewProduceRequestTopic()
+				rt.Topic = "t"
+				for p := range 3 {
+					rp := kmsg.NewProduceRequestTopicPartition()
+					rp.Partition, rp.Records = int32(p), []byte("records")
+					rt.Partitions = append(rt.Partitions, rp)
+				}
+				req.Topics = append(req.Topics, rt)
+			}
+			return req
+		}
+		txn := base()
+		id := "txn"
+		txn.TransactionID = &id
+		acks0, acks2 := base(), base()
+		acks0.Acks, acks2.Acks = 0, 2
+		nullRecords := base()
+		nullRecords.Topics[0].Partitions[1].Records = nil
+		for name, req := range map[string]*kmsg.ProduceRequest{"transactional": txn, "acks=0": acks0, "acks=2": acks2} {
+			if got := scanInChunks(rng, produceFrame(req, "c"), version >= 9, 0); len(got) != 0 {
+				t.Fatalf("v%d %s: %d partitions started early", version, name, len(got))
+			}
+		}
+		if got := scanInChunks(rng, produceFrame(nullRecords, "c"), version >= 9, 0); len(got) != 1 {
+			t.Fatalf("v%d: null records: %d partitions started early, want the 1 before them", version, len(got))
+		}
+		if got := scanInChunks(rng, produceFrame(base(), "c"), version >= 9, 2); len(got) != 2 {
+			t.Fatalf("v%d: yield said stop after 2, scanned %d", version, len(got))
+		}
+		if got := scanInChunks(rng, produceFrame(base(), "c"), version >= 9, 0); len(got) != 6 {
+			t.Fatalf("v%d: %d partitions scanned, want 6", version, len(got))
+		}
+	}
+}
+
+// FuzzProduceScanner: on any bytes, in any chunks, the scanner never
+// panics, and whatever it yields is, in order, what kmsg decodes from the
+// whole frame whenever kmsg decodes it.
+func FuzzProduceScanner(f *testing.F) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, version := range []int16{3, 7, 9, 11} {
+		req := randomProduce(rng, version)
+		f.Add(produceFrame(req, "c"), uint64(1), version >= 9)
+	}
+	f.Fuzz(func(t *testing.T, frame []byte, seed uint64, flexible bool) {
+		rng := rand.New(rand.NewPCG(seed, seed))
+		got := scanInChunks(rng, frame, flexible, 0)
+		version := int16(3)
+		if flexible {
+			version = 9
+		}
+		req := kmsg.NewPtrProduceRequest()
+		req.SetVersion(version)
+		var h RequestHeader
+		if len(frame) < 8 {
+			if len(got) > 0 {
+				t.Fatal("scanned partitions of a frame without a header")
+			}
+			return
+		}
+		h.APIKey, h.APIVersion = 0, version
+		body, err := parseHeaderRest(frame, &h, flexible)
+		if err != nil || req.ReadFrom(body) != nil {
+			return
+		}
+		k := 0
+		for i, rt := range req.Topics {
+			for j, rp := range rt.Partitions {
+				if k == len(got) {
+					return
+				}
+				g := got[k]
+				if g.topicIndex != i || g.partitionIndex != j || g.topic != rt.Topic || g.index != rp.Partition || !bytes.Equal(g.records, rp.Records) {
+					t.Fatalf("partition %d: scanned %s/%d (%d, %d), decoded %s/%d (%d, %d)", k, g.topic, g.index, g.topicIndex, g.partitionIndex, rt.Topic, rp.Partition, i, j)
+				}
+				k++
+			}
+		}
+		if k != len(got) {
+			t.Fatalf("scanned %d partitions, decoded %d", len(got), k)
+		}
+	})
+}
