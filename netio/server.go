@@ -263,14 +263,14 @@ func (c *connection) readLoop(ctx context.Context) {
 				}()
 				if !looked && len(read) >= 8 {
 					looked = true
-					early = c.handler().EarlyProduce(read)
+					early = c.handler().EarlyProduce(read, int(size))
 				}
 				if early != nil {
 					early.Advance(read)
 				}
 			}
 		}
-		frame, err := c.readFrame(int(size), progress)
+		frame, err := c.readFrame(int(size), progress, func(dst, src []byte) { early.CopyFrame(dst, src) })
 		if err != nil {
 			early.Abandon()
 			return
@@ -351,8 +351,10 @@ func (c *connection) complete(resp *wire.Response) (err error) {
 
 // readFrame reads size bytes into the connection's frame buffer, growing it
 // as bytes arrive. With progress, it reads what the socket has and calls
-// progress with all the frame read so far after each read.
-func (c *connection) readFrame(size int, progress func(read []byte)) ([]byte, error) {
+// progress with all the frame read so far after each read; a grown buffer
+// is then filled by copyFrame (which leaves out the records early produce
+// submitted: their shard may still be writing them).
+func (c *connection) readFrame(size int, progress func(read []byte), copyFrame func(dst, src []byte)) ([]byte, error) {
 	// Grow as bytes arrive: at most frameGrowBytes (or doubling) ahead
 	// of what the peer has actually sent.
 	have := 0
@@ -360,7 +362,11 @@ func (c *connection) readFrame(size int, progress func(read []byte)) ([]byte, er
 	for have < size {
 		if have == len(buf) {
 			grown := make([]byte, min(size, max(len(buf)*2, have+frameGrowBytes)))
-			copy(grown, buf[:have])
+			if progress != nil {
+				copyFrame(grown, buf[:have])
+			} else {
+				copy(grown, buf[:have])
+			}
 			buf = grown
 		}
 		var n int

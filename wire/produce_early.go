@@ -43,6 +43,7 @@ type earlySubmission struct {
 	name             string
 	index            int32
 	records          int // length of the records
+	at               int // where the records start in the frame
 	append           engine.Pending
 	err              error
 	log              *engine.Log
@@ -60,10 +61,10 @@ type EarlyProduce struct {
 	taken     bool
 }
 
-// EarlyProduce starts following a frame whose first bytes are prefix (at
-// least the request header's fixed 8 bytes), or answers nil when the frame
+// EarlyProduce starts following a frame of size bytes whose first bytes
+// are prefix (at least the request header's fixed 8 bytes), or answers nil when the frame
 // is not a Produce request that can start early.
-func (s *Server) EarlyProduce(prefix []byte) *EarlyProduce {
+func (s *Server) EarlyProduce(prefix []byte, size int) *EarlyProduce {
 	if len(prefix) < 8 || int16(binary.BigEndian.Uint16(prefix)) != produceKey {
 		return nil
 	}
@@ -71,7 +72,7 @@ func (s *Server) EarlyProduce(prefix []byte) *EarlyProduce {
 	if version < 3 || version > lookupAPI(produceKey).maxVersion || s.cfg.Cluster.Follower() {
 		return nil
 	}
-	return &EarlyProduce{s: s, scan: produceScanner{flexible: version >= 9}}
+	return &EarlyProduce{s: s, scan: produceScanner{flexible: version >= 9, size: size}}
 }
 
 // Advance submits the partitions whose records are whole in frame, the
@@ -113,12 +114,30 @@ func (e *EarlyProduce) submit(p scannedPartition) bool {
 		}
 	}
 	pending, err := submitRecords(part, s.cfg.Cluster.Epoch(), p.records, e.durable)
+	e.submitted = append(e.submitted, earlySubmission{topic: p.topicIndex, partition: p.partitionIndex, name: p.topic,
+		index: p.index, records: len(p.records), at: p.at, append: pending, err: err, log: part.Log, minISR: minISR})
 	if err == nil {
 		metrics.ProduceEarlyBatches.Add(1)
 	}
-	e.submitted = append(e.submitted, earlySubmission{topic: p.topicIndex, partition: p.partitionIndex, name: p.topic,
-		index: p.index, records: len(p.records), append: pending, err: err, log: part.Log, minISR: minISR})
 	return true
+}
+
+// CopyFrame copies the frame read so far (src) into a larger buffer
+// (dst) as the frame grows, except the records already submitted: their
+// shard may be stamping them in place (base offset, leader epoch, a
+// LogAppendTime), and handleProduce reads only their length, so those
+// bytes of dst are left as they are and the shard keeps reading src.
+func (e *EarlyProduce) CopyFrame(dst, src []byte) {
+	from := 0
+	if e != nil {
+		for _, sub := range e.submitted {
+			if sub.err == nil && sub.at >= from && sub.at+sub.records <= len(src) {
+				copy(dst[from:], src[from:sub.at])
+				from = sub.at + sub.records
+			}
+		}
+	}
+	copy(dst[from:], src[from:])
 }
 
 // Abandon waits for the early appends of a frame that will not be
@@ -151,15 +170,19 @@ type scannedPartition struct {
 	topic                      string
 	index                      int32
 	records                    []byte
+	at                         int // where records start in the frame
 }
 
 // produceScanner walks a Produce request (v3+) incrementally: each call
 // goes on from where the last one stopped, as far as the bytes allow.
 type produceScanner struct {
 	flexible bool
-	pos      int
-	stage    scanStage
-	acks     int16
+	// size is the whole frame's (0: unknown); an array claiming more
+	// elements than bytes are left ends the scan, as kmsg refuses it.
+	size  int
+	pos   int
+	stage scanStage
+	acks  int16
 	// topicsLeft and partitionsLeft count what is still to come.
 	topicsLeft, partitionsLeft int
 	topicIndex, partitionIndex int
@@ -238,7 +261,7 @@ func (sc *produceScanner) step(r *scanReader, yield func(scannedPartition) bool)
 		sc.stage = scanTopics
 	case scanTopics:
 		n, ok, bad := r.arrayLength(sc.flexible)
-		if bad || (ok && n <= 0) {
+		if bad || (ok && (n <= 0 || sc.tooMany(n, r.pos))) {
 			return done()
 		}
 		if !ok {
@@ -258,7 +281,7 @@ func (sc *produceScanner) step(r *scanReader, yield func(scannedPartition) bool)
 			return false
 		}
 		n, ok, bad := r.arrayLength(sc.flexible)
-		if bad || (ok && n < 0) {
+		if bad || (ok && (n < 0 || sc.tooMany(n, r.pos))) {
 			return done()
 		}
 		if !ok {
@@ -285,7 +308,7 @@ func (sc *produceScanner) step(r *scanReader, yield func(scannedPartition) bool)
 		}
 		sc.partitionsLeft, sc.partitionIndex = sc.partitionsLeft-1, sc.partitionIndex+1
 		sc.stage = scanPartitionTags
-		if !yield(scannedPartition{topicIndex: sc.topicIndex, partitionIndex: sc.partitionIndex, topic: sc.topic, index: index, records: records}) {
+		if !yield(scannedPartition{topicIndex: sc.topicIndex, partitionIndex: sc.partitionIndex, topic: sc.topic, index: index, records: records, at: r.pos - len(records)}) {
 			sc.pos = r.pos
 			return done()
 		}
@@ -306,6 +329,17 @@ func (sc *produceScanner) step(r *scanReader, yield func(scannedPartition) bool)
 	}
 	return true
 }
+
+// tooMany: an array of n elements (each at least a byte) cannot fit in
+// what is left of the frame after pos.
+func (sc *produceScanner) tooMany(n, pos int) bool {
+	return sc.size > 0 && n > sc.size-pos
+}
+
+// scanTagsMax bounds a tagged-field section: Produce defines no tags, and
+// an unfinished section is parsed again from its start at each read, so
+// the bound keeps that cheap (request headers allow 64 as well).
+const scanTagsMax = 64
 
 // scanReader reads Kafka primitives from b at pos; ok false means the
 // bytes ran out, bad that they cannot be what the scanner expects.
@@ -340,13 +374,14 @@ func (r *scanReader) int32() (int32, bool) {
 	return v, true
 }
 
-// uvarint: ok false when the bytes ran out, bad when it overflows.
+// uvarint: ok false when the bytes ran out, bad when it overflows 32
+// bits or takes more than 5 bytes (Kafka's unsigned varint is 32 bits).
 func (r *scanReader) uvarint() (v uint64, ok, bad bool) {
 	v, n := binary.Uvarint(r.b[r.pos:])
 	if n == 0 {
-		return 0, false, false
+		return 0, len(r.b)-r.pos >= 5, len(r.b)-r.pos >= 5
 	}
-	if n < 0 || v > 1<<31 {
+	if n < 0 || n > 5 || v > 1<<31 {
 		return 0, false, true
 	}
 	r.pos += n
@@ -426,6 +461,9 @@ func (r *scanReader) tags() (ok, bad bool) {
 	count, ok, bad := r.uvarint()
 	if !ok || bad {
 		return ok, bad
+	}
+	if count > scanTagsMax {
+		return false, true
 	}
 	for range count {
 		if _, ok, bad = r.uvarint(); ok && !bad {

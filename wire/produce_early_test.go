@@ -183,3 +183,42 @@ func FuzzProduceScanner(f *testing.F) {
 		}
 	})
 }
+
+// TestProduceScannerBounds: what kmsg would refuse, or what would make the
+// scanner parse the same bytes again and again, ends the scan: more tags
+// than a header allows, a varint over 5 bytes, more topics than bytes
+// left in the frame.
+func TestProduceScannerBounds(t *testing.T) {
+	header := func(tags []byte) []byte {
+		b := []byte{0, 0, 0, 9, 0, 0, 0, 1, 0xff, 0xff} // Produce v9, correlation 1, null client id
+		return append(b, tags...)
+	}
+	body := func(topics []byte) []byte {
+		b := []byte{0}                  // null transactional id (compact)
+		b = append(b, 0xff, 0xff)       // acks -1
+		b = append(b, 0, 0, 0x27, 0x10) // timeout
+		return append(b, topics...)
+	}
+	good := append(header([]byte{0}), body([]byte{2, 2, 't', 2, 0, 0, 0, 0, 2, 'x', 0, 0, 0})...)
+	for name, c := range map[string]struct {
+		frame []byte
+		size  int
+		want  int
+	}{
+		"well formed":                {good, len(good), 1},
+		"65 header tags":             {append(header([]byte{65}), make([]byte, 200)...), 0, 0},
+		"a 6-byte varint":            {append(header([]byte{0x80, 0x80, 0x80, 0x80, 0x80, 0x01}), make([]byte, 20)...), 0, 0},
+		"more topics than bytes":     {append(header([]byte{0}), body([]byte{0xe9, 0x07})...), 40, 0},
+		"more partitions than bytes": {append(header([]byte{0}), body([]byte{2, 2, 't', 0xe9, 0x07})...), 40, 0},
+	} {
+		sc := produceScanner{flexible: true, size: c.size}
+		got := 0
+		sc.scan(c.frame, func(scannedPartition) bool { got++; return true })
+		if got != c.want {
+			t.Fatalf("%s: %d partitions scanned, want %d", name, got, c.want)
+		}
+		if c.want == 0 && sc.stage != scanDone {
+			t.Fatalf("%s: the scan waits for more bytes (stage %d) instead of ending", name, sc.stage)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net"
 	"testing"
 	"time"
 
@@ -18,16 +19,26 @@ import (
 // end in it.
 func earlyFrame(t *testing.T, topic string, version int16, partitions, perBatch int) (frame []byte, afterSecond int) {
 	t.Helper()
+	ids := make([]int32, partitions)
+	for p := range ids {
+		ids[p] = int32(p)
+	}
+	return earlyFrameOf(t, topic, version, -1, ids, perBatch)
+}
+
+// earlyFrameOf is earlyFrame for the given partition ids and acks.
+func earlyFrameOf(t *testing.T, topic string, version, acks int16, ids []int32, perBatch int) (frame []byte, afterSecond int) {
+	t.Helper()
 	req := kmsg.NewPtrProduceRequest()
-	req.Version, req.Acks, req.TimeoutMillis = version, -1, 10_000
+	req.Version, req.Acks, req.TimeoutMillis = version, acks, 10_000
 	rt := kmsg.NewProduceRequestTopic()
 	rt.Topic = topic
 	now := time.Now().UnixMilli()
-	for p := range partitions {
+	for _, p := range ids {
 		// Timestamps differ per partition, so each batch's bytes are
 		// its own and can be found in the frame.
 		rp := kmsg.NewProduceRequestTopicPartition()
-		rp.Partition, rp.Records = int32(p), batchtest.Values(perBatch, 1024, now+int64(p)*1000)
+		rp.Partition, rp.Records = p, batchtest.Values(perBatch, 1024, now+int64(p)*1000)
 		rt.Partitions = append(rt.Partitions, rp)
 	}
 	req.Topics = append(req.Topics, rt)
@@ -168,7 +179,7 @@ func TestEarlyProduceFrameNeverCompletes(t *testing.T) {
 	expectClosed(t, conn, "a Produce frame that does not decode")
 	healthy(t, b)
 	ends := endOffsets(t, adm, topic)
-	if ends[0] != 2*perBatch || ends[1] != 2*perBatch || ends[3] != 0 {
+	if ends[0] != 2*perBatch || ends[1] != 2*perBatch || ends[2] > perBatch || ends[3] != 0 {
 		t.Fatalf("end offsets %v", ends)
 	}
 	// The partitions take new records as usual.
@@ -217,6 +228,72 @@ func TestEarlyProduceFranzGo(t *testing.T) {
 		i := next[r.Partition]
 		if r.Offset != int64(i) || int(r.Value[0])|int(r.Value[1])<<8 != i {
 			t.Fatalf("partition %d: record %d at offset %d holds %d", r.Partition, i, r.Offset, int(r.Value[0])|int(r.Value[1])<<8)
+		}
+		next[r.Partition]++
+	}
+}
+
+// produceResponse reads a Produce response at version.
+func produceResponse(t *testing.T, conn net.Conn, version int16) *kmsg.ProduceResponse {
+	t.Helper()
+	resp := kmsg.NewPtrProduceResponse()
+	resp.Version = version
+	body := readResponse(t, conn)[4:]
+	if version >= 9 {
+		body = body[1:] // response header tags
+	}
+	if err := resp.ReadFrom(body); err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// TestEarlyProduceGrowsAndStops: a frame larger than the first buffer
+// (grown twice while its first partitions are appended), to a
+// LogAppendTime topic (the shard stamps each batch in place) with acks=1,
+// whose third partition does not exist: the scan stops there, the handler
+// answers it UNKNOWN_TOPIC_OR_PARTITION and appends the fourth itself, and
+// every record reads back. Under -race this also checks that the growing
+// buffer does not copy records a shard is stamping.
+func TestEarlyProduceGrowsAndStops(t *testing.T) {
+	b := testBroker(t, t.TempDir())
+	defer b.close()
+	adm := kadm.NewClient(client(t, b))
+	const topic, perBatch = "grow", 700
+	logAppend := "LogAppendTime"
+	if _, err := adm.CreateTopic(ctxTimeout(t, 10*time.Second), 3, 1, map[string]*string{"message.timestamp.type": &logAppend}, topic); err != nil {
+		t.Fatal(err)
+	}
+	for round, version := range []int16{8, 11} {
+		early := metrics.ProduceEarlyBatches.Load()
+		frame, _ := earlyFrameOf(t, topic, version, 1, []int32{0, 1, 99, 2}, perBatch)
+		conn := dial(t, b)
+		for sent := 0; sent < len(frame); sent += 64 << 10 {
+			if _, err := conn.Write(frame[sent:min(len(frame), sent+64<<10)]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		resp := produceResponse(t, conn, version)
+		want := map[int32]int16{0: 0, 1: 0, 99: 3, 2: 0}
+		if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 4 {
+			t.Fatalf("v%d: response %+v", version, resp.Topics)
+		}
+		for k, p := range resp.Topics[0].Partitions {
+			if p.Partition != []int32{0, 1, 99, 2}[k] || p.ErrorCode != want[p.Partition] {
+				t.Fatalf("v%d: answer %d: partition %d error %d", version, k, p.Partition, p.ErrorCode)
+			}
+			if p.ErrorCode == 0 && (p.BaseOffset != int64(round*perBatch) || p.LogAppendTime <= 0) {
+				t.Fatalf("v%d: partition %d: base offset %d, log append time %d", version, p.Partition, p.BaseOffset, p.LogAppendTime)
+			}
+		}
+		if got := metrics.ProduceEarlyBatches.Load() - early; got != 2 {
+			t.Fatalf("v%d: %d batches started early, want 2 (the scan stops at the unknown partition)", version, got)
+		}
+	}
+	next := map[int32]int64{}
+	for _, r := range consumeAll(t, b, topic, 2*3*perBatch) {
+		if r.Offset != next[r.Partition] || r.Value[0] != byte(r.Offset%perBatch) || r.Attrs.TimestampType() != 1 {
+			t.Fatalf("partition %d: offset %d (want %d), value starts %d, timestamp type %d", r.Partition, r.Offset, next[r.Partition], r.Value[0], r.Attrs.TimestampType())
 		}
 		next[r.Partition]++
 	}
