@@ -114,15 +114,7 @@ func TestEarlyProduce(t *testing.T) {
 		if _, err := conn.Write(frame[afterSecond+1:]); err != nil {
 			t.Fatal(err)
 		}
-		resp := kmsg.NewPtrProduceResponse()
-		resp.Version = version
-		body := readResponse(t, conn)[4:]
-		if version >= 9 {
-			body = body[1:] // response header tags
-		}
-		if err := resp.ReadFrom(body); err != nil {
-			t.Fatal(err)
-		}
+		resp := produceResponse(t, conn, version)
 		if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != partitions {
 			t.Fatalf("v%d: response %+v", version, resp.Topics)
 		}
@@ -136,11 +128,18 @@ func TestEarlyProduce(t *testing.T) {
 		}
 		waitEnds(t, adm, topic, partitions, base+perBatch, 0)
 	}
-	records := consumeAll(t, b, topic, 2*partitions*perBatch)
+	checkEarlyRecords(t, b, topic, 2*partitions*perBatch, perBatch, 0)
+}
+
+// checkEarlyRecords reads n records of topic, written as earlyFrame's
+// batches of perBatch, and checks each partition's offsets run from 0 in
+// order with the values earlyFrame gave them, and their timestamp type.
+func checkEarlyRecords(t *testing.T, b *broker, topic string, n, perBatch int, timestampType int8) {
+	t.Helper()
 	next := map[int32]int64{}
-	for _, r := range records {
-		if r.Offset != next[r.Partition] || len(r.Value) != 1024 || r.Value[0] != byte(r.Offset%perBatch) {
-			t.Fatalf("partition %d: offset %d (want %d), value starts %d", r.Partition, r.Offset, next[r.Partition], r.Value[0])
+	for _, r := range consumeAll(t, b, topic, n) {
+		if r.Offset != next[r.Partition] || len(r.Value) != 1024 || r.Value[0] != byte(r.Offset%int64(perBatch)) || r.Attrs.TimestampType() != timestampType {
+			t.Fatalf("partition %d: offset %d (want %d), value starts %d, timestamp type %d", r.Partition, r.Offset, next[r.Partition], r.Value[0], r.Attrs.TimestampType())
 		}
 		next[r.Partition]++
 	}
@@ -290,11 +289,5 @@ func TestEarlyProduceGrowsAndStops(t *testing.T) {
 			t.Fatalf("v%d: %d batches started early, want 2 (the scan stops at the unknown partition)", version, got)
 		}
 	}
-	next := map[int32]int64{}
-	for _, r := range consumeAll(t, b, topic, 2*3*perBatch) {
-		if r.Offset != next[r.Partition] || r.Value[0] != byte(r.Offset%perBatch) || r.Attrs.TimestampType() != 1 {
-			t.Fatalf("partition %d: offset %d (want %d), value starts %d, timestamp type %d", r.Partition, r.Offset, next[r.Partition], r.Value[0], r.Attrs.TimestampType())
-		}
-		next[r.Partition]++
-	}
+	checkEarlyRecords(t, b, topic, 2*3*perBatch, perBatch, 1)
 }
