@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -93,8 +94,12 @@ func FuzzHandle(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, frame []byte) {
+		// A fetch long-polls until its max wait (up to fetchWaitMax) or
+		// the context ends: end it soon, so one input is not a hang.
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
 		var resp Response
-		if err := server.Handle(context.Background(), frame, &resp); err != nil || resp.NoReply() {
+		if err := server.Handle(ctx, frame, &resp); err != nil || resp.NoReply() {
 			resp.Release()
 			return
 		}

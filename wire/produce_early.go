@@ -187,6 +187,9 @@ type produceScanner struct {
 	topicsLeft, partitionsLeft int
 	topicIndex, partitionIndex int
 	topic                      string
+	// complete: every topic was scanned (only the request's tags, if
+	// flexible, are left at pos).
+	complete bool
 }
 
 type scanStage uint8
@@ -271,6 +274,7 @@ func (sc *produceScanner) step(r *scanReader, yield func(scannedPartition) bool)
 		sc.stage = scanTopic
 	case scanTopic:
 		if sc.topicsLeft == 0 {
+			sc.complete = true
 			return done()
 		}
 		name, ok, bad := r.string(sc.flexible)
