@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -149,10 +150,10 @@ func TestProduceScannerStops(t *testing.T) {
 // FuzzProduceScanner: on any bytes, in any chunks, the scanner never
 // panics, and when it scans every topic, what it yields is what kmsg
 // decodes from the whole frame whenever kmsg decodes it. (kmsg is asked
-// only then: its tagged-field loop runs as many times as a section's
-// count says, up to 2^32, even past the end of the bytes, which makes a
-// fuzzed frame take minutes; the scanner has bounded every section but
-// the request's own, checked here.)
+// only then: before v1.15.1 its tagged-field loop ran as many times as a
+// section's count said, up to 2^32, even past the end of the bytes, and
+// the scanner has bounded every section but the request's own, checked
+// here.)
 func FuzzProduceScanner(f *testing.F) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, version := range []int16{3, 7, 9, 11} {
@@ -244,5 +245,31 @@ func TestProduceScannerBounds(t *testing.T) {
 		if c.want == 0 && sc.stage != scanDone {
 			t.Fatalf("%s: the scan waits for more bytes (stage %d) instead of ending", name, sc.stage)
 		}
+	}
+}
+
+// TestBodyTagCountDoesNotSpin: a flexible request body whose tagged-field
+// count is huge and whose bytes then run out fails to decode at once.
+// kmsg before v1.15.1 looped the count (up to 2^32) past the end of the
+// bytes: a 20-byte Produce body held a connection's reader for many
+// seconds (a fuzzed one took 19 s of CPU).
+func TestBodyTagCountDoesNotSpin(t *testing.T) {
+	body := []byte{0}                                 // null transactional id
+	body = append(body, 0xff, 0xff, 0, 0, 0x27, 0x10) // acks -1, timeout
+	body = append(body, 1)                            // no topics
+	body = append(body, 0xff, 0xff, 0xff, 0xff, 0x0f) // 2^32-1 tags, and no bytes for them
+	done := make(chan error, 1)
+	go func() {
+		req := kmsg.NewPtrProduceRequest()
+		req.SetVersion(9)
+		done <- req.ReadFrom(body)
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("a body with 2^32-1 tags and no bytes for them decoded")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("decoding a body that claims 2^32-1 tags still runs after 10 s (kmsg older than v1.15.1?)")
 	}
 }
