@@ -46,6 +46,24 @@ func produceBatches(t *testing.T, b *broker, topic string, codec kgo.Compression
 	hook := &batchesWritten{}
 	producer := client(t, b, kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(codec), kgo.ManualFlushing(), kgo.WithHooks(hook))
 	ctx := ctxTimeout(t, 30*time.Second)
+	// Load the topic's partitions into the producer first: records
+	// produced to a topic it does not know yet wait for its metadata and
+	// are then added one by one by another goroutine, and a Flush
+	// meanwhile sent the first batch as 1 record and then 5 (seen once
+	// under -race). A record nobody sends makes it load them.
+	producer.Produce(ctx, &kgo.Record{Value: []byte("load the partitions")}, func(*kgo.Record, error) {})
+	for {
+		if leader, _, err := producer.PartitionLeader(topic, 0); err == nil && leader >= 0 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%s: the producer never loaded the partitions", topic)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := producer.AbortBufferedRecords(ctx); err != nil {
+		t.Fatal(err)
+	}
 	for k, batch := range batches {
 		for i, ms := range batch {
 			// Values that every codec shrinks, or franz-go sends them
