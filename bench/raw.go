@@ -222,10 +222,12 @@ func (c *rawConn) readResponse(frame []byte, corr int32, resp kmsg.Response) ([]
 	return frame, resp.ReadFrom(body)
 }
 
-// skipTags skips a tagged-field section.
+// skipTags skips a tagged-field section of at most 64 fields (Kafka's
+// messages define a handful); the sink's request headers and the raw
+// producer's responses both use it.
 func skipTags(b []byte) ([]byte, error) {
 	count, n := binary.Uvarint(b)
-	if n <= 0 {
+	if n <= 0 || count > 64 {
 		return nil, errors.New("bad tagged fields")
 	}
 	b = b[n:]

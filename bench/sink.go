@@ -296,21 +296,9 @@ func skipHeaderRest(rest []byte, flexible bool) ([]byte, error) {
 	if !flexible {
 		return rest, nil
 	}
-	count, n := binary.Uvarint(rest)
-	if n <= 0 || count > 64 {
+	rest, err := skipTags(rest)
+	if err != nil {
 		return nil, errShort
-	}
-	rest = rest[n:]
-	for i := uint64(0); i < count; i++ {
-		if _, n = binary.Uvarint(rest); n <= 0 {
-			return nil, errShort
-		}
-		rest = rest[n:]
-		size, n := binary.Uvarint(rest)
-		if n <= 0 || uint64(len(rest)-n) < size {
-			return nil, errShort
-		}
-		rest = rest[n+int(size):]
 	}
 	return rest, nil
 }

@@ -17,9 +17,10 @@ import (
 
 // countingFaults counts syncs and fails the operations a test arms.
 type countingFaults struct {
-	syncs     atomic.Int64
-	failSync  atomic.Bool
-	failAlloc atomic.Bool
+	syncs      atomic.Int64
+	writebacks atomic.Int64
+	failSync   atomic.Bool
+	failAlloc  atomic.Bool
 }
 
 func (f *countingFaults) Inject(op segment.Op, path string) error {
@@ -29,6 +30,8 @@ func (f *countingFaults) Inject(op segment.Op, path string) error {
 		if f.failSync.Load() {
 			return syscall.EIO
 		}
+	case segment.OpWriteback:
+		f.writebacks.Add(1)
 	case segment.OpAllocate:
 		if f.failAlloc.Load() {
 			return syscall.ENOSPC
@@ -379,19 +382,6 @@ func TestCrashWithRolledSegmentsUnsealed(t *testing.T) {
 	}
 }
 
-// writebackFaults counts the writebacks started and the syncs.
-type writebackFaults struct{ writebacks, syncs atomic.Int64 }
-
-func (f *writebackFaults) Inject(op segment.Op, path string) error {
-	switch op {
-	case segment.OpWriteback:
-		f.writebacks.Add(1)
-	case segment.OpSync:
-		f.syncs.Add(1)
-	}
-	return nil
-}
-
 // TestShardStartsWritebackEarly: a large durable append to a log that is
 // not syncing has its writeback started by the shard as soon as it is
 // appended; a small one waits for its sync (alone in its round, no
@@ -407,7 +397,7 @@ func TestShardStartsWritebackEarly(t *testing.T) {
 		{"small", 16 << 10, 1, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			faults := &writebackFaults{}
+			faults := &countingFaults{}
 			cfg := smallConfig()
 			cfg.Segment.SegmentBytes = 8 << 20
 			cfg.Segment.Faults = faults

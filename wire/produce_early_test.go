@@ -54,12 +54,8 @@ func scanInChunks(rng *rand.Rand, frame []byte, flexible bool, stopAfter int) []
 	return got
 }
 
-// scanInChunksState is scanInChunks that also says whether every topic
-// was scanned, and where the scan stopped.
-func scanInChunksState(rng *rand.Rand, frame []byte, flexible bool) ([]scannedPartition, bool, int) {
-	return scanChunks(rng, frame, flexible, 0)
-}
-
+// scanChunks is scanInChunks that also says whether every topic was
+// scanned, and where the scan stopped.
 func scanChunks(rng *rand.Rand, frame []byte, flexible bool, stopAfter int) ([]scannedPartition, bool, int) {
 	sc := produceScanner{flexible: flexible, size: len(frame)}
 	var got []scannedPartition
@@ -162,7 +158,7 @@ func FuzzProduceScanner(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, frame []byte, seed uint64, flexible bool) {
 		rng := rand.New(rand.NewPCG(seed, seed))
-		got, complete, end := scanInChunksState(rng, frame, flexible)
+		got, complete, end := scanChunks(rng, frame, flexible, 0)
 		if !complete {
 			return
 		}
