@@ -250,6 +250,7 @@ func (c *connection) readLoop(ctx context.Context) {
 		// records arrive (wire/produce_early.go).
 		var early *wire.EarlyProduce
 		var progress func([]byte)
+		var copyFrame func(dst, src []byte)
 		if size >= wire.EarlyProduceMinBytes {
 			looked := false
 			progress = func(read []byte) {
@@ -269,8 +270,9 @@ func (c *connection) readLoop(ctx context.Context) {
 					early.Advance(read)
 				}
 			}
+			copyFrame = func(dst, src []byte) { early.CopyFrame(dst, src) }
 		}
-		frame, err := c.readFrame(int(size), progress, func(dst, src []byte) { early.CopyFrame(dst, src) })
+		frame, err := c.readFrame(int(size), progress, copyFrame)
 		if err != nil {
 			early.Abandon()
 			return
@@ -351,9 +353,9 @@ func (c *connection) complete(resp *wire.Response) (err error) {
 
 // readFrame reads size bytes into the connection's frame buffer, growing it
 // as bytes arrive. With progress, it reads what the socket has and calls
-// progress with all the frame read so far after each read; a grown buffer
-// is then filled by copyFrame (which leaves out the records early produce
-// submitted: their shard may still be writing them).
+// progress with all the frame read so far after each read. With copyFrame,
+// a grown buffer is filled by it instead of copy (early produce leaves out
+// the records it submitted: their shard may still be writing them).
 func (c *connection) readFrame(size int, progress func(read []byte), copyFrame func(dst, src []byte)) ([]byte, error) {
 	// Grow as bytes arrive: at most frameGrowBytes (or doubling) ahead
 	// of what the peer has actually sent.
@@ -362,7 +364,7 @@ func (c *connection) readFrame(size int, progress func(read []byte), copyFrame f
 	for have < size {
 		if have == len(buf) {
 			grown := make([]byte, min(size, max(len(buf)*2, have+frameGrowBytes)))
-			if progress != nil {
+			if copyFrame != nil {
 				copyFrame(grown, buf[:have])
 			} else {
 				copy(grown, buf[:have])
