@@ -50,7 +50,10 @@ func handleMetadata(s *Server, ctx context.Context, h *RequestHeader, req kmsg.R
 		var err error
 		var ok bool
 		switch {
-		case requested.Topic != nil && *requested.Topic != "":
+		case requested.Topic != nil && (*requested.Topic != "" || requested.TopicID == [16]byte{}):
+			// A name, even an empty one (which EnsureTopic refuses as
+			// INVALID_TOPIC_EXCEPTION, as Kafka does); an empty name with
+			// a topic ID asks by ID (v10+).
 			t, ok = s.cfg.Cluster.Topic(*requested.Topic)
 			if !ok {
 				if h.APIVersion < 4 || r.AllowAutoTopicCreation {

@@ -43,6 +43,8 @@ func errorCode(err error) int16 {
 		return kerr.UnknownTopicOrPartition.Code
 	case errors.Is(err, meta.ErrTopicExists):
 		return kerr.TopicAlreadyExists.Code
+	case errors.Is(err, meta.ErrReservedTopic):
+		return kerr.InvalidRequest.Code
 	case errors.Is(err, meta.ErrInvalidTopic):
 		return kerr.InvalidTopicException.Code
 	case errors.Is(err, meta.ErrInvalidPartitions):

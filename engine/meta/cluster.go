@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,13 +35,16 @@ var (
 	ErrInvalidPartitions = errors.New("meta: invalid partition count")
 	ErrInvalidConfig     = errors.New("meta: invalid config")
 	ErrFollower          = errors.New("meta: this node is a standby; its leader owns the metadata")
+	// ErrReservedTopic refuses a client's create or delete of a name the
+	// broker keeps for itself (Kafka: INVALID_REQUEST).
+	ErrReservedTopic = errors.New("meta: reserved for the broker's own use")
 )
 
 // Limits.
 const (
 	topicNameBytesMax     = 249
 	partitionsMax         = 10_000
-	metadataDirName       = "__cluster_metadata-0"
+	metadataDirName       = ClusterMetadataTopic + "-0"
 	retentionCheckDefault = 5 * time.Minute
 	cleanerBackoffDefault = 15 * time.Second
 )
@@ -74,11 +78,31 @@ type Topic struct {
 // IsInternal reports whether a topic is one of the broker's own, as Kafka
 // names them: clients may read it, not produce to it.
 func IsInternal(name string) bool {
-	return name == ConsumerOffsetsTopic || name == "__transaction_state"
+	return name == ConsumerOffsetsTopic || name == TransactionStateTopic
 }
 
-// ConsumerOffsetsTopic holds committed offsets and group metadata.
-const ConsumerOffsetsTopic = "__consumer_offsets"
+// The names the broker keeps for itself. A topic of one of these names is
+// created only by the broker (CreateInternalTopic) or mirrored from a
+// leader, never by a client, and never deleted by one:
+// __cluster_metadata is the metadata log's own directory
+// (__cluster_metadata-0), so a "topic" of that name would be the metadata
+// log itself, and deleting it would forget every topic.
+const (
+	ConsumerOffsetsTopic  = "__consumer_offsets"  // committed offsets and group metadata
+	TransactionStateTopic = "__transaction_state" // the transaction coordinator's log (not built yet)
+	ClusterMetadataTopic  = "__cluster_metadata"  // the metadata log (metalog.go), never a topic
+)
+
+// IsReserved reports whether clients may neither create nor delete a topic
+// of this name.
+func IsReserved(name string) bool {
+	return IsInternal(name) || name == ClusterMetadataTopic
+}
+
+// collisionName is a topic name with '.' as '_': Kafka refuses a topic
+// whose name differs from an existing one only there, because both would
+// report metrics under the same name.
+func collisionName(name string) string { return strings.ReplaceAll(name, ".", "_") }
 
 // Partition is one partition's log and the shard that owns it. Its leader
 // epoch is the cluster's (Cluster.Epoch).
@@ -154,6 +178,13 @@ func Open(cfg Config) (*Cluster, error) {
 	sort.Strings(names)
 	for _, name := range names {
 		ts := c.state.Topics[name]
+		if name == ClusterMetadataTopic {
+			// Written by a version that let clients create it: its
+			// "partition" is the metadata log's own directory. Never open
+			// it as a log, and never publish it (so it cannot be deleted).
+			c.logger.Error("the metadata log names a topic that is the metadata log itself; it is not served", "topic", name)
+			continue
+		}
 		t := &Topic{Name: ts.Name, ID: ts.ID, Configs: ts.Configs, Internal: IsInternal(name)}
 		if err := c.openPartitions(t, 0, ts.Partitions); err != nil {
 			c.closeTopics(maps)
@@ -263,11 +294,29 @@ func (c *Cluster) publish(name string, t *Topic) {
 
 // CreateTopic creates a topic: validate, write the record durably, open the
 // partitions, publish. partitions ≤ 0 takes num.partitions.
+// A client may not create a name the broker reserves (IsReserved): an
+// existing one is ErrTopicExists, as in Kafka, any other ErrReservedTopic.
 func (c *Cluster) CreateTopic(name string, partitions int32, configs map[string]string, validateOnly bool) (*Topic, error) {
 	if c.follower.Load() {
 		return nil, ErrFollower
 	}
+	if IsReserved(name) {
+		if _, ok := c.Topic(name); ok {
+			return nil, fmt.Errorf("%w: %s", ErrTopicExists, name)
+		}
+		return nil, fmt.Errorf("%w: creation of internal topic %s is prohibited", ErrReservedTopic, name)
+	}
 	return c.createTopic(name, [16]byte{}, partitions, configs, validateOnly)
+}
+
+// CreateInternalTopic creates one of the broker's own topics (IsInternal),
+// such as __consumer_offsets at first start. Only the composition root
+// calls it.
+func (c *Cluster) CreateInternalTopic(name string, partitions int32, configs map[string]string) (*Topic, error) {
+	if !IsInternal(name) {
+		return nil, fmt.Errorf("%w: %s is not an internal topic", ErrInvalidTopic, name)
+	}
+	return c.createTopic(name, [16]byte{}, partitions, configs, false)
 }
 
 // SetFollower makes this node a standby (true: client changes refused,
@@ -309,6 +358,10 @@ func (c *Cluster) createTopic(name string, id [16]byte, partitions int32, config
 	if err := validTopicName(name); err != nil {
 		return nil, err
 	}
+	if name == ClusterMetadataTopic {
+		// Not even a leader's mirror may make the metadata log a topic.
+		return nil, fmt.Errorf("%w: creation of internal topic %s is prohibited", ErrReservedTopic, name)
+	}
 	if partitions <= 0 {
 		partitions = c.cfg.NumPartitions
 	}
@@ -322,6 +375,13 @@ func (c *Cluster) createTopic(name string, id [16]byte, partitions int32, config
 	defer c.mu.Unlock()
 	if _, ok := c.Topic(name); ok {
 		return nil, fmt.Errorf("%w: %s", ErrTopicExists, name)
+	}
+	if id == ([16]byte{}) {
+		// A new name (a mirrored one carries its leader's ID, and its
+		// leader checked it).
+		if err := c.checkCollision(name); err != nil {
+			return nil, err
+		}
 	}
 	t := &Topic{Name: name, ID: id, Configs: copyConfigs(configs), Internal: IsInternal(name)}
 	for t.ID == ([16]byte{}) {
@@ -343,6 +403,19 @@ func (c *Cluster) createTopic(name string, id [16]byte, partitions int32, config
 	return t, nil
 }
 
+// checkCollision refuses a name that collides with an existing topic's
+// once '.' and '_' are taken as one (Kafka: INVALID_TOPIC_EXCEPTION).
+// Under c.mu.
+func (c *Cluster) checkCollision(name string) error {
+	collides := collisionName(name)
+	for existing := range c.topics.Load().byName {
+		if collisionName(existing) == collides {
+			return fmt.Errorf("%w: topic %q collides with existing topic %q", ErrInvalidTopic, name, existing)
+		}
+	}
+	return nil
+}
+
 // commit writes a record durably and applies it to the state. Under c.mu.
 func (c *Cluster) commit(r *record) error {
 	if err := c.log.append(r); err != nil {
@@ -358,12 +431,17 @@ func (c *Cluster) commit(r *record) error {
 }
 
 // EnsureTopic returns the topic, creating it with num.partitions when
-// auto.create.topics.enable is on.
+// auto.create.topics.enable is on. An invalid name is ErrInvalidTopic, a
+// reserved one (IsReserved) that does not exist ErrUnknownTopic.
 func (c *Cluster) EnsureTopic(name string) (*Topic, error) {
 	if t, ok := c.Topic(name); ok {
 		return t, nil
 	}
-	if !c.cfg.AutoCreate || c.follower.Load() {
+	if err := validTopicName(name); err != nil {
+		return nil, err
+	}
+	if !c.cfg.AutoCreate || c.follower.Load() || IsReserved(name) {
+		// A reserved name is never created on a client's behalf.
 		return nil, fmt.Errorf("%w: %s", ErrUnknownTopic, name)
 	}
 	t, err := c.CreateTopic(name, 0, nil, false)
@@ -383,9 +461,18 @@ func (c *Cluster) EnsureTopic(name string) (*Topic, error) {
 //     record the tombstone purged.
 //
 // A crash after step 1 is finished by the next Open (purgeDeleted).
+//
+// A client may not delete one of the broker's own topics (IsReserved):
+// deleting __consumer_offsets would lose every committed offset.
 func (c *Cluster) DeleteTopic(name string) error {
 	if c.follower.Load() {
 		return ErrFollower
+	}
+	if IsReserved(name) {
+		if _, ok := c.Topic(name); !ok {
+			return fmt.Errorf("%w: %s", ErrUnknownTopic, name)
+		}
+		return fmt.Errorf("%w: internal topic %s cannot be deleted", ErrReservedTopic, name)
 	}
 	return c.deleteTopic(name)
 }

@@ -214,3 +214,40 @@ func FuzzReplay(f *testing.F) {
 		}
 	})
 }
+
+// TestMetadataTopicFromOlderVersionIsNotOpened: a metadata log written
+// before reserved names were refused may hold a topic named
+// __cluster_metadata. Open must neither open the metadata log's own
+// directory as that topic's partition nor publish it (so no client can
+// delete it), and every other topic must survive.
+func TestMetadataTopicFromOlderVersionIsNotOpened(t *testing.T) {
+	dir := t.TempDir()
+	c, shards := openCluster(t, dir, false)
+	mustCreate := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := c.CreateTopic("events", 2, nil, false)
+	mustCreate(err)
+	// What an older version wrote for a client's CreateTopics.
+	c.mu.Lock()
+	err = c.commit(&record{Type: "create_topic", Name: ClusterMetadataTopic, ID: [16]byte{1}, Partitions: 1})
+	c.mu.Unlock()
+	mustCreate(err)
+	closeCluster(t, c, shards)
+
+	c, shards = openCluster(t, dir, false)
+	defer closeCluster(t, c, shards)
+	if _, ok := c.Topic(ClusterMetadataTopic); ok {
+		t.Fatal("the metadata log was published as a topic")
+	}
+	if err := c.DeleteTopic(ClusterMetadataTopic); !errors.Is(err, ErrUnknownTopic) {
+		t.Fatalf("DeleteTopic(%s): %v", ClusterMetadataTopic, err)
+	}
+	mustTopic(t, c, "events")
+	if _, err := os.Stat(filepath.Join(dir, metadataDirName, "00000000000000000000.log")); err == nil {
+		t.Fatal("a partition log was opened in the metadata log's directory")
+	}
+}

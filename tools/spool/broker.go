@@ -423,9 +423,9 @@ func openGroups(props Properties, cluster *meta.Cluster, logger *slog.Logger) (*
 	t, ok := cluster.Topic(meta.ConsumerOffsetsTopic)
 	if !ok {
 		var err error
-		t, err = cluster.CreateTopic(meta.ConsumerOffsetsTopic, int32(partitions), map[string]string{
+		t, err = cluster.CreateInternalTopic(meta.ConsumerOffsetsTopic, int32(partitions), map[string]string{
 			"cleanup.policy": "compact", "retention.ms": "-1", "retention.bytes": "-1", "segment.bytes": fmt.Sprint(segmentBytes),
-		}, false)
+		})
 		if err != nil {
 			return nil, fmt.Errorf("creating %s: %w", meta.ConsumerOffsetsTopic, err)
 		}
