@@ -462,14 +462,14 @@ func (c *connection) flushPending() error {
 
 func (c *connection) sendExtent(e segment.Extent) error {
 	var err error
-	c.copyBuf, err = writeExtent(c.conn, e, c.server.cfg.FetchPath, c.copyBuf)
+	c.copyBuf, err = WriteExtent(c.conn, e, c.server.cfg.FetchPath, c.copyBuf)
 	return err
 }
 
-// writeExtent writes one segment extent to conn: by sendfile when path is
+// WriteExtent writes one segment extent to conn: by sendfile when path is
 // FetchSendfile and conn is TCP, else read into buf (returned, allocated
 // on first use) and written. Consumer fetches and replication share it.
-func writeExtent(conn net.Conn, e segment.Extent, path FetchPath, buf []byte) ([]byte, error) {
+func WriteExtent(conn net.Conn, e segment.Extent, path FetchPath, buf []byte) ([]byte, error) {
 	if path == FetchSendfile {
 		if tcp, ok := conn.(*net.TCPConn); ok {
 			n, err := linux.Sendfile(tcp, e.File, e.Position, e.Length)

@@ -22,6 +22,7 @@ import (
 	"spool/internal/metrics"
 	"spool/linux"
 	"spool/netio"
+	"spool/replica"
 	"spool/wire"
 )
 
@@ -33,14 +34,14 @@ type broker struct {
 	shards       []*engine.Shard
 	cluster      *meta.Cluster
 	groups       *group.Coordinator
-	replLeader   *netio.ReplicationLeader
+	replLeader   *replica.ReplicationLeader
 	replListener net.Listener
-	standby      *netio.Standby
+	standby      *replica.Standby
 
 	// For a promotion (replication.go).
 	props     Properties
 	wire      *wire.Server
-	replCfg   netio.ReplicationConfig
+	replCfg   replica.ReplicationConfig
 	replAddr  string
 	standbyOf string
 	promoteMu sync.Mutex
@@ -189,14 +190,14 @@ func startBroker(props Properties, logger *slog.Logger) (*broker, error) {
 	default:
 		return nil, fmt.Errorf("fetch.path=%q: sendfile or copy", props["fetch.path"])
 	}
-	replCfg := netio.ReplicationConfig{NodeID: int32(nodeID), ClusterID: cluster, Host: advertisedHost, Port: advertisedPort, Cluster: b.cluster, Logger: logger, LagMax: time.Duration(lagMax) * time.Millisecond, ThrottleBytes: throttle, FetchPath: fetchPath}
+	replCfg := replica.ReplicationConfig{NodeID: int32(nodeID), ClusterID: cluster, Host: advertisedHost, Port: advertisedPort, Cluster: b.cluster, Logger: logger, LagMax: time.Duration(lagMax) * time.Millisecond, ThrottleBytes: throttle, FetchPath: fetchPath}
 	wireCfg := wire.Config{
 		NodeID: int32(nodeID), Host: advertisedHost, Port: advertisedPort,
 		ClusterID: cluster, Cluster: b.cluster, Groups: b.groups, Logger: logger,
 		MinInsyncReplicas: int(minISR), FetchSessionCacheSlots: int(sessionSlots),
 	}
 	if standbyOf != "" {
-		b.standby = netio.NewStandby(replCfg, standbyOf)
+		b.standby = replica.NewStandby(replCfg, standbyOf)
 		wireCfg.Leader = func() (int32, string, int32, bool) {
 			hello, ok := b.standby.Leader()
 			return hello.NodeID, hello.Host, hello.Port, ok

@@ -14,7 +14,7 @@ import (
 	"net/http"
 	"time"
 
-	"spool/netio"
+	"spool/replica"
 )
 
 // serveReplication opens replication.listener and serves standbys.
@@ -24,7 +24,7 @@ func (b *broker) serveReplication() error {
 		return fmt.Errorf("replication.listener: %w", err)
 	}
 	b.replListener = listener
-	b.replLeader = netio.NewReplicationLeader(b.replCfg)
+	b.replLeader = replica.NewReplicationLeader(b.replCfg)
 	go b.replLeader.Serve(listener)
 	b.logger.Info("replication listener", "address", listener.Addr().String(), "epoch", b.cluster.Epoch())
 	return nil
@@ -86,7 +86,7 @@ func (b *broker) promote(unclean bool) (PromoteReport, error) {
 	if err := b.cluster.SetEpoch(epoch); err != nil {
 		return report, err
 	}
-	if err := netio.Fence(b.replCfg, b.standbyOf, time.Second); err != nil {
+	if err := replica.Fence(b.replCfg, b.standbyOf, time.Second); err != nil {
 		report.Fenced = "not reached: " + err.Error()
 	} else {
 		report.Fenced = "fenced"

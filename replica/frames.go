@@ -1,4 +1,4 @@
-package wire
+package replica
 
 // The replication protocol between a leader and its hot standby: spool's
 // own, minimal and versioned, on the leader's replication.listener. Every

@@ -1,7 +1,7 @@
-package netio
+package replica
 
 // Replication to a hot standby, both ends of the connection (the frames
-// are wire/replication.go's):
+// are frames.go's):
 //
 //   - ReplicationLeader serves standbys on replication.listener: after the
 //     hellos it sends its topics (Metadata, again whenever they change),
@@ -30,8 +30,8 @@ import (
 
 	"spool/engine"
 	"spool/engine/meta"
+	"spool/netio"
 	"spool/segment"
-	"spool/wire"
 )
 
 // Replication limits.
@@ -56,15 +56,15 @@ type ReplicationConfig struct {
 	LagMax time.Duration
 	// FetchPath is fetch.path: how batches reach the standby's socket, as
 	// for a consumer's fetch.
-	FetchPath FetchPath
+	FetchPath netio.FetchPath
 	// ThrottleBytes (replication.throttle.bytes.per.second, 0: none)
 	// bounds what a leader sends one standby per second, so a standby
 	// catching up from far behind leaves disk and CPU to producers.
 	ThrottleBytes int64
 }
 
-func (c ReplicationConfig) hello() wire.ReplHelloFields {
-	return wire.ReplHelloFields{Version: wire.ReplicationVersion, NodeID: c.NodeID, ClusterID: c.ClusterID, Epoch: c.Cluster.Epoch(), Host: c.Host, Port: c.Port}
+func (c ReplicationConfig) hello() ReplHelloFields {
+	return ReplHelloFields{Version: ReplicationVersion, NodeID: c.NodeID, ClusterID: c.ClusterID, Epoch: c.Cluster.Epoch(), Host: c.Host, Port: c.Port}
 }
 
 // Fence sends a hello with this node's (newer) epoch to an old leader's
@@ -78,12 +78,12 @@ func Fence(cfg ReplicationConfig, addr string, timeout time.Duration) error {
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(timeout))
-	var enc wire.ReplEncoder
+	var enc ReplEncoder
 	if _, err := conn.Write(enc.Hello(cfg.hello())); err != nil {
 		return err
 	}
 	// The old leader fences itself and closes; wait for that.
-	_, _, err = wire.ReadReplFrame(conn, nil)
+	_, _, err = ReadReplFrame(conn, nil)
 	if err == nil {
 		return errors.New("the old leader answered instead of fencing itself")
 	}
@@ -338,8 +338,8 @@ func (s *leaderSession) run() error {
 	if err != nil {
 		return err
 	}
-	if hello.Version != wire.ReplicationVersion {
-		return fmt.Errorf("standby speaks replication v%d, this leader v%d", hello.Version, wire.ReplicationVersion)
+	if hello.Version != ReplicationVersion {
+		return fmt.Errorf("standby speaks replication v%d, this leader v%d", hello.Version, ReplicationVersion)
 	}
 	if hello.Epoch > cfg.Cluster.Epoch() {
 		// Another node leads in a newer epoch (it was promoted): stop
@@ -352,7 +352,7 @@ func (s *leaderSession) run() error {
 		return errors.New("this node is fenced or a standby; it serves no standby")
 	}
 	s.standbyNode = hello.NodeID
-	var enc wire.ReplEncoder
+	var enc ReplEncoder
 	if _, err := s.conn.Write(enc.Hello(cfg.hello())); err != nil {
 		return err
 	}
@@ -375,14 +375,14 @@ func (s *leaderSession) run() error {
 func (s *leaderSession) readLoop() error {
 	var buf []byte
 	for {
-		frame, b, err := wire.ReadReplFrame(s.conn, buf)
+		frame, b, err := ReadReplFrame(s.conn, buf)
 		buf = b
 		if err != nil {
 			return err
 		}
 		switch frame.Type {
-		case wire.ReplPositions:
-			positions, err := wire.DecodePositions(frame.Fields)
+		case ReplPositions:
+			positions, err := DecodePositions(frame.Fields)
 			if err != nil {
 				return err
 			}
@@ -406,8 +406,8 @@ func (s *leaderSession) readLoop() error {
 			case s.fresh <- struct{}{}:
 			default:
 			}
-		case wire.ReplAck:
-			ack, err := wire.DecodePartitionOffset(frame.Fields)
+		case ReplAck:
+			ack, err := DecodePartitionOffset(frame.Fields)
 			if err != nil {
 				return err
 			}
@@ -415,7 +415,7 @@ func (s *leaderSession) readLoop() error {
 				s.leader.acked(partitionKey{t.Name, ack.Partition}, engine.Offset(ack.Offset))
 			}
 		default:
-			return fmt.Errorf("%w: unexpected type %d from a standby", wire.ErrReplFrame, frame.Type)
+			return fmt.Errorf("%w: unexpected type %d from a standby", ErrReplFrame, frame.Type)
 		}
 	}
 }
@@ -424,7 +424,7 @@ func (s *leaderSession) readLoop() error {
 // agrees with: its log end offset, cut to where the leader's history of
 // the standby's last epoch ends (a diverged tail is not a replica). -1 for
 // an unknown partition.
-func (s *leaderSession) endForEpoch(t *meta.Topic, p wire.ReplPosition) engine.Offset {
+func (s *leaderSession) endForEpoch(t *meta.Topic, p ReplPosition) engine.Offset {
 	if p.Partition < 0 || int(p.Partition) >= len(t.Partitions) {
 		return -1
 	}
@@ -456,7 +456,7 @@ func topicsSignature(topics []*meta.Topic) string {
 	return sig
 }
 
-func (s *leaderSession) sendLoop(ctx context.Context, enc *wire.ReplEncoder) error {
+func (s *leaderSession) sendLoop(ctx context.Context, enc *ReplEncoder) error {
 	cluster := s.leader.cfg.Cluster
 	signature := ""
 	var buf []byte
@@ -465,9 +465,9 @@ func (s *leaderSession) sendLoop(ctx context.Context, enc *wire.ReplEncoder) err
 		topics := cluster.Topics()
 		if sig := topicsSignature(topics); sig != signature {
 			signature = sig
-			list := make([]wire.ReplTopic, 0, len(topics))
+			list := make([]ReplTopic, 0, len(topics))
 			for _, t := range topics {
-				list = append(list, wire.ReplTopic{Name: t.Name, ID: t.ID, Partitions: int32(len(t.Partitions)), Configs: t.Configs})
+				list = append(list, ReplTopic{Name: t.Name, ID: t.ID, Partitions: int32(len(t.Partitions)), Configs: t.Configs})
 			}
 			if _, err := s.conn.Write(enc.Metadata(list)); err != nil {
 				return err
@@ -498,7 +498,7 @@ func (s *leaderSession) sendLoop(ctx context.Context, enc *wire.ReplEncoder) err
 				if pos.lastEpoch >= 0 && pos.next > 0 {
 					_, end := p.Log.EndOffsetForEpoch(pos.lastEpoch)
 					if end >= 0 && end < pos.next {
-						if _, err := s.conn.Write(enc.PartitionOffset(wire.ReplTruncate, wire.ReplPartitionOffset{TopicID: t.ID, Partition: key.partition, Offset: int64(end)})); err != nil {
+						if _, err := s.conn.Write(enc.PartitionOffset(ReplTruncate, ReplPartitionOffset{TopicID: t.ID, Partition: key.partition, Offset: int64(end)})); err != nil {
 							return err
 						}
 						pos.next = end
@@ -510,7 +510,7 @@ func (s *leaderSession) sendLoop(ctx context.Context, enc *wire.ReplEncoder) err
 				if time.Since(pos.heartbeat) >= replHeartbeat && pos.next == end {
 					// Nothing to send: tell the standby it is caught up.
 					pos.heartbeat = time.Now()
-					if _, err := s.conn.Write(enc.DataHeader(wire.ReplDataFields{TopicID: t.ID, Partition: key.partition, HighWatermark: int64(p.Log.HighWatermark()), LogStartOffset: int64(p.Log.LogStartOffset()), LogEndOffset: int64(end)})); err != nil {
+					if _, err := s.conn.Write(enc.DataHeader(ReplDataFields{TopicID: t.ID, Partition: key.partition, HighWatermark: int64(p.Log.HighWatermark()), LogStartOffset: int64(p.Log.LogStartOffset()), LogEndOffset: int64(end)})); err != nil {
 						return err
 					}
 				}
@@ -557,7 +557,7 @@ func (s *leaderSession) sendLoop(ctx context.Context, enc *wire.ReplEncoder) err
 					return err
 				}
 				if h.BaseOffset > standbyEnd {
-					if _, err := s.conn.Write(enc.PartitionOffset(wire.ReplReset, wire.ReplPartitionOffset{TopicID: t.ID, Partition: key.partition, Offset: int64(h.BaseOffset)})); err != nil {
+					if _, err := s.conn.Write(enc.PartitionOffset(ReplReset, ReplPartitionOffset{TopicID: t.ID, Partition: key.partition, Offset: int64(h.BaseOffset)})); err != nil {
 						result.Release()
 						return err
 					}
@@ -565,7 +565,7 @@ func (s *leaderSession) sendLoop(ctx context.Context, enc *wire.ReplEncoder) err
 				// (Otherwise the first batch still continues the standby's
 				// log: it is sent as is.)
 			}
-			header := enc.DataHeader(wire.ReplDataFields{TopicID: t.ID, Partition: key.partition, HighWatermark: int64(hw), LogStartOffset: int64(start), LogEndOffset: int64(p.Log.LogEndOffset()), BatchesLength: int32(length)})
+			header := enc.DataHeader(ReplDataFields{TopicID: t.ID, Partition: key.partition, HighWatermark: int64(hw), LogStartOffset: int64(start), LogEndOffset: int64(p.Log.LogEndOffset()), BatchesLength: int32(length)})
 			if _, err := s.conn.Write(header); err != nil {
 				result.Release()
 				return err
@@ -574,7 +574,7 @@ func (s *leaderSession) sendLoop(ctx context.Context, enc *wire.ReplEncoder) err
 			// sendfile straight from the segment file, or through a
 			// buffer; the segments stay held until they are sent.
 			for _, e := range result.Extents {
-				if buf, err = writeExtent(s.conn, e, s.leader.cfg.FetchPath, buf); err != nil {
+				if buf, err = netio.WriteExtent(s.conn, e, s.leader.cfg.FetchPath, buf); err != nil {
 					result.Release()
 					return err
 				}
@@ -605,15 +605,15 @@ func (s *leaderSession) sendLoop(ctx context.Context, enc *wire.ReplEncoder) err
 }
 
 // readHello reads the peer's first frame, which must be a Hello.
-func readHello(conn net.Conn) (wire.ReplHelloFields, error) {
-	frame, _, err := wire.ReadReplFrame(conn, nil)
+func readHello(conn net.Conn) (ReplHelloFields, error) {
+	frame, _, err := ReadReplFrame(conn, nil)
 	if err != nil {
-		return wire.ReplHelloFields{}, err
+		return ReplHelloFields{}, err
 	}
-	if frame.Type != wire.ReplHello {
-		return wire.ReplHelloFields{}, fmt.Errorf("%w: expected hello, got type %d", wire.ErrReplFrame, frame.Type)
+	if frame.Type != ReplHello {
+		return ReplHelloFields{}, fmt.Errorf("%w: expected hello, got type %d", ErrReplFrame, frame.Type)
 	}
-	return wire.DecodeHello(frame.Fields)
+	return DecodeHello(frame.Fields)
 }
 
 // waitAny waits until one of chans is closed, fresh receives, ctx ends or
@@ -638,7 +638,7 @@ type Standby struct {
 	leader string // host:port of the leader's replication listener
 
 	mu         sync.Mutex
-	leaderInfo wire.ReplHelloFields
+	leaderInfo ReplHelloFields
 	connected  bool
 	conn       net.Conn
 	stop       chan struct{}
@@ -691,7 +691,7 @@ func NewStandby(cfg ReplicationConfig, addr string) *Standby {
 
 // Leader is what the leader said of itself in its hello (zero before the
 // first connection).
-func (s *Standby) Leader() (wire.ReplHelloFields, bool) {
+func (s *Standby) Leader() (ReplHelloFields, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.leaderInfo, s.connected
@@ -749,7 +749,7 @@ func (s *Standby) session() error {
 	}
 	s.conn = conn
 	s.mu.Unlock()
-	var enc wire.ReplEncoder
+	var enc ReplEncoder
 	conn.SetDeadline(time.Now().Add(replHandshakeWait))
 	if _, err := conn.Write(enc.Hello(s.cfg.hello())); err != nil {
 		return err
@@ -759,7 +759,7 @@ func (s *Standby) session() error {
 		return err
 	}
 	conn.SetDeadline(time.Time{})
-	var frame wire.ReplFrame
+	var frame ReplFrame
 	var buf []byte
 	switch own := s.cfg.Cluster.Epoch(); {
 	case hello.Epoch < own:
@@ -775,13 +775,13 @@ func (s *Standby) session() error {
 	s.cfg.Logger.Info("following leader", "leader", s.leader, "node", hello.NodeID)
 	cluster := s.cfg.Cluster
 	for {
-		frame, buf, err = wire.ReadReplFrame(conn, buf)
+		frame, buf, err = ReadReplFrame(conn, buf)
 		if err != nil {
 			return err
 		}
 		switch frame.Type {
-		case wire.ReplMetadata:
-			topics, err := wire.DecodeMetadata(frame.Fields)
+		case ReplMetadata:
+			topics, err := DecodeMetadata(frame.Fields)
 			if err != nil {
 				return err
 			}
@@ -792,21 +792,21 @@ func (s *Standby) session() error {
 			if _, err := cluster.Mirror(mirror); err != nil {
 				return err
 			}
-			var positions []wire.ReplPosition
+			var positions []ReplPosition
 			for _, t := range cluster.Topics() {
 				for _, p := range t.Partitions {
 					lastEpoch := int32(-1)
 					if history := p.Log.EpochHistory(); len(history) > 0 {
 						lastEpoch = history[len(history)-1].Epoch
 					}
-					positions = append(positions, wire.ReplPosition{TopicID: t.ID, Partition: p.Index, Offset: int64(p.Log.LogEndOffset()), LastEpoch: lastEpoch})
+					positions = append(positions, ReplPosition{TopicID: t.ID, Partition: p.Index, Offset: int64(p.Log.LogEndOffset()), LastEpoch: lastEpoch})
 				}
 			}
 			if _, err := conn.Write(enc.Positions(positions)); err != nil {
 				return err
 			}
-		case wire.ReplData:
-			d, err := wire.DecodeData(frame.Fields)
+		case ReplData:
+			d, err := DecodeData(frame.Fields)
 			if err != nil {
 				return err
 			}
@@ -841,16 +841,16 @@ func (s *Standby) session() error {
 					}
 				})
 			}
-			ack := wire.ReplPartitionOffset{TopicID: d.TopicID, Partition: d.Partition, Offset: int64(p.Log.DurableOffset())}
+			ack := ReplPartitionOffset{TopicID: d.TopicID, Partition: d.Partition, Offset: int64(p.Log.DurableOffset())}
 			if p.Log.Config().FlushPolicy == engine.FlushInterval {
 				ack.Offset = int64(p.Log.LogEndOffset())
 			}
-			if _, err := conn.Write(enc.PartitionOffset(wire.ReplAck, ack)); err != nil {
+			if _, err := conn.Write(enc.PartitionOffset(ReplAck, ack)); err != nil {
 				return err
 			}
 			s.progress(p, engine.Offset(d.LogEndOffset))
-		case wire.ReplReset:
-			r, err := wire.DecodePartitionOffset(frame.Fields)
+		case ReplReset:
+			r, err := DecodePartitionOffset(frame.Fields)
 			if err != nil {
 				return err
 			}
@@ -866,8 +866,8 @@ func (s *Standby) session() error {
 				return resetErr
 			}
 			s.cfg.Logger.Warn("standby was behind its leader's log start; restarted the partition there", "topic", p.Topic, "partition", p.Index, "offset", r.Offset)
-		case wire.ReplTruncate:
-			t, err := wire.DecodePartitionOffset(frame.Fields)
+		case ReplTruncate:
+			t, err := DecodePartitionOffset(frame.Fields)
 			if err != nil {
 				return err
 			}
@@ -884,7 +884,7 @@ func (s *Standby) session() error {
 			}
 			s.cfg.Logger.Warn("standby log diverged from the leader's; truncated", "topic", p.Topic, "partition", p.Index, "offset", t.Offset)
 		default:
-			return fmt.Errorf("%w: unexpected type %d from the leader", wire.ErrReplFrame, frame.Type)
+			return fmt.Errorf("%w: unexpected type %d from the leader", ErrReplFrame, frame.Type)
 		}
 	}
 }
@@ -906,7 +906,7 @@ func (s *Standby) progress(p *meta.Partition, leaderEnd engine.Offset) {
 func (s *Standby) partition(id [16]byte, index int32) (*meta.Partition, error) {
 	t, ok := s.cfg.Cluster.TopicByID(id)
 	if !ok || index < 0 || int(index) >= len(t.Partitions) {
-		return nil, fmt.Errorf("%w: unknown partition %x/%d", wire.ErrReplFrame, id, index)
+		return nil, fmt.Errorf("%w: unknown partition %x/%d", ErrReplFrame, id, index)
 	}
 	return t.Partitions[index], nil
 }
