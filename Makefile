@@ -33,7 +33,7 @@ test: ## the test command: lint, then every test with invariants on, storage pac
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) test $(TESTFLAGS) -count=1 -timeout 20m $(PKGS)
-	$(GO) test $(TESTFLAGS) -race -count=1 -timeout 20m ./index/ ./segment/ ./engine/... ./wire/ ./netio/ ./tools/...
+	$(GO) test $(TESTFLAGS) -race -count=1 -timeout 20m ./index/ ./segment/ ./engine/... ./wire/ ./netio/ ./replica/ ./broker/ ./tools/...
 
 .PHONY: lint
 lint: ## gofmt, go vet, and the project's lint test (the import table of docs/ARCHITECTURE.md)
@@ -59,7 +59,7 @@ bench-broker: build ## spool bench: e2e latency of spool, kfake and the harness'
 interop: ## real-client interop: kcat, confluent-kafka and kafka-python (from Debian) against a real broker
 	@(command -v kcat >/dev/null && /usr/bin/python3 -c 'import confluent_kafka, kafka' 2>/dev/null) || \
 	  (apt-get update -qq && apt-get install -y -qq kcat python3-confluent-kafka python3-kafka)
-	SPOOL_INTEROP=1 $(GO) test $(TESTFLAGS) -count=1 -run 'Interop' -v ./tools/spool/
+	SPOOL_INTEROP=1 $(GO) test $(TESTFLAGS) -count=1 -run 'Interop' -v ./broker/
 
 .PHONY: fuzz
 fuzz: ## every fuzz target for FUZZTIME each, then the long torn-tail run
@@ -73,7 +73,7 @@ fuzz: ## every fuzz target for FUZZTIME each, then the long torn-tail run
 .PHONY: crash
 crash: ## long randomized crash and torn-tail runs (CRASH_ITERATIONS each), then FAILOVER_CYCLES leader-kill/promote/rejoin cycles
 	SPOOL_CRASH_ITERATIONS=$(CRASH_ITERATIONS) $(GO) test $(TESTFLAGS) -count=1 -timeout 60m -run 'Crash|TornTail' -v ./engine/ ./segment/
-	$(GO) test $(TESTFLAGS) -count=$(FAILOVER_CYCLES) -timeout 60m -run 'TestFailoverKeepsAcknowledgedRecords' ./tools/spool/
+	$(GO) test $(TESTFLAGS) -count=$(FAILOVER_CYCLES) -timeout 60m -run 'TestFailoverKeepsAcknowledgedRecords' ./broker/
 
 .PHONY: clean
 clean: ## remove build output (never ./data)

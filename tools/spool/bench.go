@@ -19,6 +19,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"spool/bench"
+
+	"spool/broker"
 )
 
 const benchUsage = `usage:
@@ -266,18 +268,18 @@ func startBenchBroker(spec string, f benchFlags) (bootstrap, admin string, stop 
 				args = append(args, "--"+s)
 			}
 		}
-		props, err := loadProperties(args)
+		props, err := broker.LoadProperties(args)
 		if err != nil {
 			os.RemoveAll(dir)
 			return "", "", nil, err
 		}
 		logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		b, err := startBroker(props, logger)
+		b, err := broker.Start(props, logger)
 		if err != nil {
 			os.RemoveAll(dir)
 			return "", "", nil, err
 		}
-		return b.listener.Addr().String(), b.adminAddr, func() { b.close(); os.RemoveAll(dir) }, nil
+		return b.Addr(), b.AdminAddr(), func() { b.Close(); os.RemoveAll(dir) }, nil
 	case "kfake":
 		if settings != "" {
 			return "", "", nil, fmt.Errorf("kfake takes no settings (%q)", settings)

@@ -9,9 +9,8 @@ import (
 // TestClientCommands drives spool topic/produce/consume against a real
 // broker, as a user without kcat would.
 func TestClientCommands(t *testing.T) {
-	b := testBroker(t, t.TempDir())
-	defer b.close()
-	server := "--bootstrap-server=" + b.addr()
+	b := serveForTest(t)
+	server := "--bootstrap-server=" + b.Addr()
 	var out bytes.Buffer
 	if err := topicCommand([]string{"create", server, "--partitions=2", "--config", "retention.ms=3600000", "cli"}, &out); err != nil {
 		t.Fatal(err)

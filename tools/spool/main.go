@@ -5,6 +5,8 @@ package main
 import (
 	"fmt"
 	"os"
+
+	"spool/tools/inspect"
 )
 
 const usage = `spool — a performance-first, Kafka-compatible log broker
@@ -60,10 +62,10 @@ func main() {
 	case "bench":
 		err = benchCommand(os.Args[2:], os.Stdout, os.Stderr)
 	case "dump":
-		err = dump(os.Args[2:], os.Stdout)
+		err = inspect.Dump(os.Args[2:], os.Stdout)
 	case "verify":
 		var ok bool
-		ok, err = verify(os.Args[2:], os.Stdout)
+		ok, err = inspect.Verify(os.Args[2:], os.Stdout)
 		if err == nil && !ok {
 			os.Exit(1)
 		}

@@ -1,4 +1,4 @@
-package main
+package broker
 
 import (
 	"context"
@@ -26,10 +26,10 @@ import (
 	"spool/wire"
 )
 
-// broker is the composition root: shards, the metadata cluster, the wire
+// Broker is the composition root: shards, the metadata cluster, the wire
 // server, the Kafka listener and the admin listener, started in that order
 // and closed in reverse.
-type broker struct {
+type Broker struct {
 	logger       *slog.Logger
 	shards       []*engine.Shard
 	cluster      *meta.Cluster
@@ -54,9 +54,27 @@ type broker struct {
 	closeErr  error
 }
 
-// startBroker starts everything the properties describe. The Kafka
+// Addr is the Kafka listener's address (port 0 in listeners picks one).
+func (b *Broker) Addr() string { return b.listener.Addr().String() }
+
+// AdminAddr is the admin listener's address ("" without one).
+func (b *Broker) AdminAddr() string { return b.adminAddr }
+
+// ReplicationAddr is the replication listener's address ("" when it is
+// not open: none configured, or a standby not yet promoted).
+func (b *Broker) ReplicationAddr() string {
+	if b.replListener == nil {
+		return ""
+	}
+	return b.replListener.Addr().String()
+}
+
+// Served receives the Kafka listener's error if it stops before Close.
+func (b *Broker) Served() <-chan error { return b.served }
+
+// Start starts everything the properties describe. The Kafka
 // listener's address is b.listener.Addr() (port 0 picks one).
-func startBroker(props Properties, logger *slog.Logger) (*broker, error) {
+func Start(props Properties, logger *slog.Logger) (*Broker, error) {
 	cfg, err := props.logConfig()
 	if err != nil {
 		return nil, err
@@ -66,11 +84,11 @@ func startBroker(props Properties, logger *slog.Logger) (*broker, error) {
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, err
 	}
-	b := &broker{logger: logger, served: make(chan error, 1)}
+	b := &Broker{logger: logger, served: make(chan error, 1)}
 	ok := false
 	defer func() {
 		if !ok {
-			b.close()
+			b.Close()
 		}
 	}()
 
@@ -249,7 +267,7 @@ func startBroker(props Properties, logger *slog.Logger) (*broker, error) {
 	return b, nil
 }
 
-func (b *broker) startAdmin(addr string) error {
+func (b *Broker) startAdmin(addr string) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		for _, t := range b.cluster.Topics() {
@@ -284,7 +302,7 @@ func (b *broker) startAdmin(addr string) error {
 // metrics writes, in Prometheus text format: per-API request counts and
 // latency histograms, bytes in and out, segment sync latency, committed
 // offsets and lag of consumer groups, and per-partition offsets.
-func (b *broker) metrics(w http.ResponseWriter, r *http.Request) {
+func (b *Broker) metrics(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 	fmt.Fprintln(w, "# TYPE spool_request_duration_seconds histogram")
 	for key := range metrics.Requests {
@@ -351,12 +369,12 @@ func (b *broker) metrics(w http.ResponseWriter, r *http.Request) {
 
 // close stops the listeners, closes every log cleanly, and stops the
 // shards. Safe on a partly started broker, and to call twice.
-func (b *broker) close() error {
+func (b *Broker) Close() error {
 	b.closeOnce.Do(func() { b.closeErr = b.closeAll() })
 	return b.closeErr
 }
 
-func (b *broker) closeAll() error {
+func (b *Broker) closeAll() error {
 	var errs []error
 	if b.kafka != nil {
 		b.kafka.Close()

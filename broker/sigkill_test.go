@@ -1,4 +1,4 @@
-package main
+package broker
 
 import (
 	"bufio"
@@ -29,12 +29,12 @@ func TestBrokerChild(t *testing.T) {
 	if extra := os.Getenv("SPOOL_BROKER_CHILD_ARGS"); extra != "" {
 		args = append(args, strings.Fields(extra)...)
 	}
-	props, err := loadProperties(args)
+	props, err := LoadProperties(args)
 	if err != nil {
 		fmt.Println("child-error", err)
 		os.Exit(3)
 	}
-	b, err := startBroker(props, discardLogger())
+	b, err := Start(props, discardLogger())
 	if err != nil {
 		fmt.Println("child-error", err)
 		os.Exit(3)
@@ -42,7 +42,7 @@ func TestBrokerChild(t *testing.T) {
 	if b.replListener != nil {
 		fmt.Println("replication", b.replListener.Addr().String())
 	}
-	fmt.Println("listening", b.addr())
+	fmt.Println("listening", b.Addr())
 	select {}
 }
 

@@ -1,4 +1,4 @@
-package main
+package broker
 
 import (
 	"context"
@@ -20,7 +20,7 @@ import (
 // sequences answers OUT_OF_ORDER_SEQUENCE_NUMBER.
 func TestIdempotentRetryNotDuplicated(t *testing.T) {
 	b := testBroker(t, t.TempDir(), "--num.partitions=1")
-	defer b.close()
+	defer b.Close()
 	c := client(t, b, kgo.DefaultProduceTopic("idem"), kgo.AllowAutoTopicCreation())
 	ctx := ctxTimeout(t, 20*time.Second)
 	if err := c.ProduceSync(ctx, &kgo.Record{Value: []byte("first")}).FirstErr(); err != nil {
@@ -89,7 +89,7 @@ func TestIdempotentRetryAcrossRestart(t *testing.T) {
 		}
 		offsets = append(offsets, offset)
 	}
-	if err := b.close(); err != nil {
+	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if snapshots, _ := filepath.Glob(filepath.Join(dir, "idem-0", "*.snapshot")); len(snapshots) == 0 {
@@ -97,7 +97,7 @@ func TestIdempotentRetryAcrossRestart(t *testing.T) {
 	}
 
 	b = testBroker(t, dir)
-	defer b.close()
+	defer b.Close()
 	c = client(t, b)
 	for sequence := int32(1); sequence < 3; sequence++ {
 		offset, code := produceIdempotent(t, ctx, c, "idem", initResp.ProducerID, initResp.ProducerEpoch, sequence)
@@ -123,7 +123,7 @@ func TestIdempotentProducerExpires(t *testing.T) {
 	const expiration = time.Second
 	b := testBroker(t, t.TempDir(), "--num.partitions=1",
 		fmt.Sprint("--producer.id.expiration.ms=", expiration.Milliseconds()), "--log.retention.check.interval.ms=50")
-	defer b.close()
+	defer b.Close()
 	c, ctx, initResp := idempotentProducer(t, b)
 	produce := func(sequence int32) (int64, int16) {
 		return produceIdempotent(t, ctx, c, "idem", initResp.ProducerID, initResp.ProducerEpoch, sequence)
@@ -179,7 +179,7 @@ func TestIdempotentProducerExpires(t *testing.T) {
 
 // idempotentProducer creates topic idem with one record ("first") and
 // takes a producer id for raw idempotent produces (produceIdempotent).
-func idempotentProducer(t *testing.T, b *broker) (*kgo.Client, context.Context, *kmsg.InitProducerIDResponse) {
+func idempotentProducer(t *testing.T, b *Broker) (*kgo.Client, context.Context, *kmsg.InitProducerIDResponse) {
 	t.Helper()
 	c := client(t, b, kgo.DefaultProduceTopic("idem"), kgo.AllowAutoTopicCreation())
 	ctx := ctxTimeout(t, 30*time.Second)

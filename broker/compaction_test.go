@@ -1,4 +1,4 @@
-package main
+package broker
 
 import (
 	"errors"
@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"spool/internal/metrics"
+	"spool/tools/inspect"
 )
 
 type producedRecord struct {
@@ -43,7 +44,7 @@ func produceUpdates(t *testing.T, producer *kgo.Client, topic string, keys, roun
 
 // consumeUntil reads topic (one partition) from start until a record at or
 // past last arrives, with a consumer group when group is set.
-func consumeUntil(t *testing.T, b *broker, topic string, last int64, opts ...kgo.Opt) []*kgo.Record {
+func consumeUntil(t *testing.T, b *Broker, topic string, last int64, opts ...kgo.Opt) []*kgo.Record {
 	t.Helper()
 	c := client(t, b, append([]kgo.Opt{kgo.ConsumeTopics(topic)}, opts...)...)
 	ctx := ctxTimeout(t, 30*time.Second)
@@ -69,7 +70,7 @@ func consumeUntil(t *testing.T, b *broker, topic string, last int64, opts ...kgo
 // key are refused.
 func TestCompactedTopicFranzGo(t *testing.T) {
 	b := testBroker(t, t.TempDir(), "--log.cleaner.backoff.ms=3600000")
-	defer b.close()
+	defer b.Close()
 	admin := kadm.NewClient(client(t, b))
 	ctx := ctxTimeout(t, 60*time.Second)
 	const topic = "compacted"
@@ -97,7 +98,7 @@ func TestCompactedTopicFranzGo(t *testing.T) {
 	// spool verify accepts the compacted partition (gaps, emptied batches).
 	var report strings.Builder
 	tp, _ := b.cluster.Topic(topic)
-	if ok, err := verifyPartition(tp.Partitions[0].Log.Dir(), &report); err != nil || !ok {
+	if ok, err := inspect.VerifyPartition(tp.Partitions[0].Log.Dir(), &report); err != nil || !ok {
 		t.Fatalf("verify: %v\n%s", err, report.String())
 	}
 
@@ -156,7 +157,7 @@ func TestCompactedTopicFranzGo(t *testing.T) {
 // background cleaner, with a short backoff) and applies retention.
 func TestCompactDeletePolicy(t *testing.T) {
 	b := testBroker(t, t.TempDir(), "--log.cleaner.backoff.ms=50", "--log.retention.check.interval.ms=100")
-	defer b.close()
+	defer b.Close()
 	admin := kadm.NewClient(client(t, b))
 	ctx := ctxTimeout(t, 60*time.Second)
 	const topic = "compact-delete"
@@ -199,7 +200,7 @@ func TestCompactDeletePolicy(t *testing.T) {
 // cleans again, and compacts its own log.
 func TestStandbyCatchesUpFromCompactedLeader(t *testing.T) {
 	leader := testBroker(t, t.TempDir(), "--replication.listener=127.0.0.1:0", "--log.cleaner.backoff.ms=3600000")
-	defer leader.close()
+	defer leader.Close()
 	admin := kadm.NewClient(client(t, leader))
 	ctx := ctxTimeout(t, 60*time.Second)
 	const topic = "compacted-replicated"
@@ -217,8 +218,8 @@ func TestStandbyCatchesUpFromCompactedLeader(t *testing.T) {
 	}
 
 	// The standby's own cleaner is off, so its bytes stay the leader's.
-	standby := testBroker(t, t.TempDir(), "--standby.of="+leader.replListenAddr(), "--node.id=1", "--log.cleaner.enable=false")
-	defer standby.close()
+	standby := testBroker(t, t.TempDir(), "--standby.of="+leader.ReplicationAddr(), "--node.id=1", "--log.cleaner.enable=false")
+	defer standby.Close()
 	waitIdentical(t, leader, standby)
 
 	// More updates, cleaned on the leader; the standby copies them and

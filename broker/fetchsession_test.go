@@ -1,4 +1,4 @@
-package main
+package broker
 
 import (
 	"context"
@@ -20,14 +20,14 @@ import (
 
 // produceRounds produces rounds records to every partition of topic, one
 // round at a time with a pause between, values "partition:sequence".
-func produceRounds(t *testing.T, ctx context.Context, b *broker, topic string, partitions, from, rounds int, pause time.Duration) {
+func produceRounds(t *testing.T, ctx context.Context, b *Broker, topic string, partitions, from, rounds int, pause time.Duration) {
 	t.Helper()
 	produceRoundsWith(t, ctx, roundsProducer(t, b, topic), partitions, from, rounds, pause)
 }
 
 // roundsProducer is the client produceRounds uses; made on the test's
 // goroutine, since client may fail the test.
-func roundsProducer(t *testing.T, b *broker, topic string) *kgo.Client {
+func roundsProducer(t *testing.T, b *Broker, topic string) *kgo.Client {
 	return client(t, b, kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 }
 
@@ -95,7 +95,7 @@ func (o *orderedConsumer) poll(t *testing.T, ctx context.Context, c *kgo.Client,
 // cannot pass with sessions off.
 func TestFetchSessionsFranzGoManyPartitions(t *testing.T) {
 	b := testBroker(t, t.TempDir(), "--admin.listener=127.0.0.1:0")
-	defer b.close()
+	defer b.Close()
 	ctx := ctxTimeout(t, 90*time.Second)
 	const partitions, rounds = 200, 40
 	if _, err := kadm.NewClient(client(t, b)).CreateTopic(ctx, partitions, 1, nil, "many"); err != nil {
@@ -170,12 +170,12 @@ func TestFetchSessionsSurviveBrokerRestart(t *testing.T) {
 	if stats := b.wire.FetchSessionStats(); stats.Incremental < 2 {
 		t.Fatalf("no incremental fetches before the restart: %+v", stats)
 	}
-	if err := b.close(); err != nil {
+	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
 
 	b = testBroker(t, dir, listen)
-	defer b.close()
+	defer b.Close()
 	produceRounds(t, ctx, b, "restart", partitions, 5, 5, 20*time.Millisecond)
 	o.poll(t, ctx, consumer, partitions*10)
 	deadline = time.Now().Add(10 * time.Second)
@@ -194,7 +194,7 @@ type fetchConn struct {
 	correlation int32
 }
 
-func newFetchConn(t *testing.T, b *broker) *fetchConn {
+func newFetchConn(t *testing.T, b *Broker) *fetchConn {
 	return &fetchConn{t: t, conn: dial(t, b)}
 }
 
@@ -258,7 +258,7 @@ func answered(resp *kmsg.FetchResponse) map[string]int16 {
 // forgotten topics.
 func TestFetchSessionRawRequests(t *testing.T) {
 	b := testBroker(t, t.TempDir())
-	defer b.close()
+	defer b.Close()
 	ctx := ctxTimeout(t, 30*time.Second)
 	if _, err := kadm.NewClient(client(t, b)).CreateTopic(ctx, 3, 1, nil, "raw"); err != nil {
 		t.Fatal(err)
@@ -336,7 +336,7 @@ func TestFetchSessionCacheFull(t *testing.T) {
 		if stats := b.wire.FetchSessionStats(); stats.Sessions != slots || stats.Evicted != 0 {
 			t.Fatalf("slots %d: %+v", slots, stats)
 		}
-		b.close()
+		b.Close()
 	}
 }
 
@@ -347,7 +347,7 @@ func TestFetchSessionCacheFull(t *testing.T) {
 // tells franz-go to reset its session).
 func TestFetchSessionTopicIDs(t *testing.T) {
 	b := testBroker(t, t.TempDir(), "--auto.create.topics.enable=false")
-	defer b.close()
+	defer b.Close()
 	ctx := ctxTimeout(t, 30*time.Second)
 	admin := kadm.NewClient(client(t, b))
 	created, err := admin.CreateTopic(ctx, 1, 1, nil, "ids")
@@ -418,7 +418,7 @@ func httpGet(t *testing.T, url string) string {
 // has no data, so only the error can end the wait.
 func TestFetchErrorAnswersAtOnce(t *testing.T) {
 	b := testBroker(t, t.TempDir())
-	defer b.close()
+	defer b.Close()
 	ctx := ctxTimeout(t, 30*time.Second)
 	if _, err := kadm.NewClient(client(t, b)).CreateTopic(ctx, 2, 1, nil, "errs"); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package main
+package broker
 
 import (
 	"bufio"
@@ -116,7 +116,7 @@ func parseProperties(path string) (Properties, error) {
 }
 
 // loadProperties applies defaults, then the --config file, then flags.
-func loadProperties(args []string) (Properties, error) {
+func LoadProperties(args []string) (Properties, error) {
 	props := Properties{}
 	for name, p := range knownProperties {
 		if p.defaultValue != "" {

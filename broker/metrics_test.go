@@ -1,4 +1,4 @@
-package main
+package broker
 
 import (
 	"io"
@@ -13,7 +13,7 @@ import (
 
 func TestAdminEndpoints(t *testing.T) {
 	b := testBroker(t, t.TempDir(), "--admin.listener=127.0.0.1:0")
-	defer b.close()
+	defer b.Close()
 	c := client(t, b, kgo.DefaultProduceTopic("observed"), kgo.AllowAutoTopicCreation())
 	if err := c.ProduceSync(ctxTimeout(t, 10*time.Second), &kgo.Record{Value: []byte("x")}).FirstErr(); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package main
+package broker
 
 import (
 	"bytes"
@@ -83,7 +83,7 @@ func TestPageCacheWindow(t *testing.T) {
 		t.Run(fmt.Sprint("window=", tc.window), func(t *testing.T) {
 			dir := t.TempDir()
 			b := testBroker(t, dir, "--log.segment.bytes=1048576", fmt.Sprint("--log.cache.window.bytes=", tc.window))
-			defer b.close()
+			defer b.Close()
 			createTopic(t, b, "cold", 1)
 			produceIncompressible(t, b, "cold", n)
 			partition := filepath.Join(dir, "cold-0")
@@ -120,7 +120,7 @@ func incompressible(i int) []byte {
 
 // produceIncompressible produces records 0..n-1 to partition 0 of topic,
 // uncompressed, acks=all, in requests of 500.
-func produceIncompressible(t *testing.T, b *broker, topic string, n int) {
+func produceIncompressible(t *testing.T, b *Broker, topic string, n int) {
 	t.Helper()
 	c := client(t, b, kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerBatchCompression(kgo.NoCompression()))
 	ctx := ctxTimeout(t, 60*time.Second)
@@ -145,10 +145,10 @@ func TestPageCacheWindowOnStandby(t *testing.T) {
 	const window = 256 << 10
 	settings := []string{"--log.segment.bytes=1048576", fmt.Sprint("--log.cache.window.bytes=", window)}
 	leader := groupBroker(t, t.TempDir(), append(settings, "--replication.listener=127.0.0.1:0")...)
-	defer leader.close()
+	defer leader.Close()
 	standbyDir := t.TempDir()
-	standby := testBroker(t, standbyDir, append(settings, "--standby.of="+leader.replListenAddr(), "--node.id=1")...)
-	defer standby.close()
+	standby := testBroker(t, standbyDir, append(settings, "--standby.of="+leader.ReplicationAddr(), "--node.id=1")...)
+	defer standby.Close()
 	createTopic(t, leader, "cold", 1)
 	waitInSync(t, leader, "cold", 1)
 	produceIncompressible(t, leader, "cold", 6000)

@@ -1,4 +1,4 @@
-package main
+package broker
 
 import (
 	"os"
@@ -22,9 +22,9 @@ func TestPythonClientsInterop(t *testing.T) {
 		t.Skip("python clients not installed; run make interop")
 	}
 	b := testBroker(t, t.TempDir(), "--num.partitions=1")
-	defer b.close()
-	script, _ := filepath.Abs("../interop/python_clients.py")
-	cmd := exec.Command(python, script, b.addr())
+	defer b.Close()
+	script, _ := filepath.Abs("../tools/interop/python_clients.py")
+	cmd := exec.Command(python, script, b.Addr())
 	done := make(chan struct{})
 	var out []byte
 	var err error

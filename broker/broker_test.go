@@ -1,4 +1,4 @@
-package main
+package broker
 
 import (
 	"bytes"
@@ -15,7 +15,7 @@ import (
 )
 
 // testBroker starts a real broker on a loopback port with small segments.
-func testBroker(t *testing.T, dataDir string, extra ...string) *broker {
+func testBroker(t *testing.T, dataDir string, extra ...string) *Broker {
 	t.Helper()
 	args := []string{
 		"--log.dirs=" + dataDir,
@@ -26,7 +26,7 @@ func testBroker(t *testing.T, dataDir string, extra ...string) *broker {
 		"--num.shards=2",
 		"--message.max.bytes=4194304",
 	}
-	props, err := loadProperties(append(args, extra...))
+	props, err := LoadProperties(append(args, extra...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func testBroker(t *testing.T, dataDir string, extra ...string) *broker {
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	b, err := startBroker(props, logger)
+	b, err := Start(props, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,11 +48,9 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (b *broker) addr() string { return b.listener.Addr().String() }
-
-func client(t *testing.T, b *broker, opts ...kgo.Opt) *kgo.Client {
+func client(t *testing.T, b *Broker, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	c, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(b.addr())}, opts...)...)
+	c, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(b.Addr())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +65,7 @@ func ctxTimeout(t *testing.T, d time.Duration) context.Context {
 }
 
 // consumeAll reads n records of topic from the start.
-func consumeAll(t *testing.T, b *broker, topic string, n int, opts ...kgo.Opt) []*kgo.Record {
+func consumeAll(t *testing.T, b *Broker, topic string, n int, opts ...kgo.Opt) []*kgo.Record {
 	t.Helper()
 	c := client(t, b, append([]kgo.Opt{kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}, opts...)...)
 	ctx := ctxTimeout(t, 30*time.Second)
@@ -87,7 +85,7 @@ func consumeAll(t *testing.T, b *broker, topic string, n int, opts ...kgo.Opt) [
 
 func TestProduceConsumeFranzGo(t *testing.T) {
 	b := testBroker(t, t.TempDir())
-	defer b.close()
+	defer b.Close()
 	admin := kadm.NewClient(client(t, b))
 	ctx := ctxTimeout(t, 30*time.Second)
 	created, err := admin.CreateTopic(ctx, 3, 1, nil, "events")
@@ -127,7 +125,7 @@ func TestProduceConsumeFranzGo(t *testing.T) {
 
 func TestCompressionCodecs(t *testing.T) {
 	b := testBroker(t, t.TempDir())
-	defer b.close()
+	defer b.Close()
 	for _, codec := range []kgo.CompressionCodec{kgo.NoCompression(), kgo.GzipCompression(), kgo.SnappyCompression(), kgo.Lz4Compression(), kgo.ZstdCompression()} {
 		topic := fmt.Sprintf("codec-%d", len(b.cluster.Topics()))
 		producer := client(t, b, kgo.DefaultProduceTopic(topic), kgo.AllowAutoTopicCreation(), kgo.ProducerBatchCompression(codec))
@@ -148,7 +146,7 @@ func TestCompressionCodecs(t *testing.T) {
 
 func TestLargeRecordsAndNullKeys(t *testing.T) {
 	b := testBroker(t, t.TempDir())
-	defer b.close()
+	defer b.Close()
 	producer := client(t, b, kgo.DefaultProduceTopic("big"), kgo.AllowAutoTopicCreation(), kgo.ProducerBatchMaxBytes(4<<20))
 	ctx := ctxTimeout(t, 30*time.Second)
 	value := bytes.Repeat([]byte("0123456789abcdef"), (1<<20)/16)
@@ -204,12 +202,12 @@ func TestListOffsetsAndRestart(t *testing.T) {
 	}
 	check(admin)
 	topicsBefore, _ := admin.ListTopics(ctx)
-	if err := b.close(); err != nil {
+	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
 
 	b = testBroker(t, dir)
-	defer b.close()
+	defer b.Close()
 	admin = kadm.NewClient(client(t, b))
 	check(admin)
 	topicsAfter, err := admin.ListTopics(ctx)

@@ -1,4 +1,4 @@
-package main
+package broker
 
 import (
 	"fmt"
@@ -18,8 +18,8 @@ func BenchmarkDurableProduceVsKfake(b *testing.B) {
 	for round := 0; round < 2; round++ {
 		b.Run(fmt.Sprintf("round=%d/broker=spool", round), func(b *testing.B) {
 			broker := benchBroker(b)
-			defer broker.close()
-			durableProduce(b, broker.addr())
+			defer broker.Close()
+			durableProduce(b, broker.Addr())
 		})
 		b.Run(fmt.Sprintf("round=%d/broker=kfake", round), func(b *testing.B) {
 			cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(b.TempDir()), kfake.SyncWrites())

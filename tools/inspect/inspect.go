@@ -1,4 +1,4 @@
-package main
+package inspect
 
 import (
 	"errors"
@@ -120,8 +120,8 @@ func readSmallFile(dir, name string) string {
 	return strings.ReplaceAll(strings.TrimSpace(string(data)), "\n", " | ")
 }
 
-// dump prints everything a partition directory holds.
-func dump(args []string, w io.Writer) error {
+// Dump prints everything a partition directory holds.
+func Dump(args []string, w io.Writer) error {
 	if len(args) != 1 {
 		return fmt.Errorf("usage: spool dump PARTITION_DIR")
 	}

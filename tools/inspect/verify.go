@@ -1,4 +1,9 @@
-package main
+// Package inspect reads a data directory offline and changes nothing:
+// Dump prints a partition's segments, batches and index entries (spool
+// dump), Verify checks CRCs, offsets and indexes against a scan (spool
+// verify). It opens files read-only and never runs beside a broker's
+// writes to the same directory.
+package inspect
 
 import (
 	"fmt"
@@ -11,12 +16,12 @@ import (
 	"spool/segment"
 )
 
-// verify checks a data directory (every partition directory in it) or one
+// Verify checks a data directory (every partition directory in it) or one
 // partition directory, changing nothing. A problem is something a clean
 // broker would never leave; a note is what an unclean stop leaves and the
 // next open repairs (a torn tail in the last segment, indexes of the active
 // segment past the cut). It returns false when it found a problem.
-func verify(args []string, w io.Writer) (bool, error) {
+func Verify(args []string, w io.Writer) (bool, error) {
 	if len(args) != 1 {
 		return false, fmt.Errorf("usage: spool verify DIR")
 	}
@@ -26,7 +31,7 @@ func verify(args []string, w io.Writer) (bool, error) {
 		return false, err
 	}
 	if len(bases) > 0 {
-		return verifyPartition(dir, w)
+		return VerifyPartition(dir, w)
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -38,7 +43,7 @@ func verify(args []string, w io.Writer) (bool, error) {
 			continue
 		}
 		partitions++
-		partitionOK, err := verifyPartition(filepath.Join(dir, e.Name()), w)
+		partitionOK, err := VerifyPartition(filepath.Join(dir, e.Name()), w)
 		if err != nil {
 			return false, err
 		}
@@ -48,7 +53,9 @@ func verify(args []string, w io.Writer) (bool, error) {
 	return ok, nil
 }
 
-func verifyPartition(dir string, w io.Writer) (bool, error) {
+// VerifyPartition checks one partition directory, as Verify does, writing
+// what it finds to w; false when it found a problem.
+func VerifyPartition(dir string, w io.Writer) (bool, error) {
 	bases, err := listSegmentBases(dir)
 	if err != nil {
 		return false, err

@@ -1,4 +1,4 @@
-package main
+package inspect
 
 import (
 	"bytes"
@@ -76,7 +76,7 @@ func TestVerifyAndDumpChangeNothing(t *testing.T) {
 	before := treeHash(t, data)
 
 	var out bytes.Buffer
-	ok, err := verify([]string{data}, &out)
+	ok, err := Verify([]string{data}, &out)
 	if err != nil || !ok {
 		t.Fatalf("verify of a clean directory: %v\n%s", err, out.String())
 	}
@@ -84,7 +84,7 @@ func TestVerifyAndDumpChangeNothing(t *testing.T) {
 		t.Fatalf("verify output:\n%s", out.String())
 	}
 	out.Reset()
-	if err := dump([]string{partition}, &out); err != nil {
+	if err := Dump([]string{partition}, &out); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"segment 00000000000000000000.log", "batch offsets [0, 2] position 0", "codec none records 3", "offset index:", "time index:", "clean-shutdown:"} {
@@ -112,7 +112,7 @@ func TestVerifyFindsCorruption(t *testing.T) {
 	f.WriteAt(one, 500)
 	f.Close()
 	var out bytes.Buffer
-	ok, err := verify([]string{partition}, &out)
+	ok, err := Verify([]string{partition}, &out)
 	if err != nil || ok {
 		t.Fatalf("verify passed a corrupt segment (%v):\n%s", err, out.String())
 	}
@@ -125,81 +125,11 @@ func TestVerifyUncleanIsNotAProblem(t *testing.T) {
 	partition := filepath.Join(t.TempDir(), "events-0")
 	makePartition(t, partition, true)
 	var out bytes.Buffer
-	ok, err := verify([]string{partition}, &out)
+	ok, err := Verify([]string{partition}, &out)
 	if err != nil || !ok {
 		t.Fatalf("verify of an unclean but intact directory: %v\n%s", err, out.String())
 	}
 	if !strings.Contains(out.String(), "clean shutdown false") {
 		t.Fatalf("verify output:\n%s", out.String())
-	}
-}
-
-func TestProperties(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "server.properties")
-	os.WriteFile(file, []byte("# comment\nlog.dirs=/tmp/a\nlog.segment.bytes: 8388608\nlog.retention.hours 1\n"), 0o644)
-	props, err := loadProperties([]string{"--config", file, "--log.dirs=/tmp/b", "--log.flush.policy", "batch"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := props.logConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if props["log.dirs"] != "/tmp/b" || cfg.Segment.SegmentBytes != 8<<20 || cfg.RetentionMillis != 3600_000 || cfg.FlushPolicy != engine.FlushEveryBatch {
-		t.Fatalf("props %v cfg %+v", props, cfg)
-	}
-	if _, err := loadProperties([]string{"--log.dirz=/x"}); err == nil || !strings.Contains(err.Error(), "unknown setting") {
-		t.Fatalf("unknown setting: %v", err)
-	}
-	props, _ = loadProperties([]string{"--log.segment.bytes=12"})
-	if _, err := props.logConfig(); err == nil {
-		t.Fatal("accepted segment.bytes=12")
-	}
-}
-
-// TestProducerIDExpirationProperty: producer.id.expiration.ms defaults to
-// Kafka's day, is read from flags and the properties file, and a value
-// that is not a positive number of milliseconds stops the start-up.
-func TestProducerIDExpirationProperty(t *testing.T) {
-	props, err := loadProperties(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := props.logConfig()
-	if err != nil || cfg.ProducerIDExpirationMillis != 86400000 {
-		t.Fatalf("default: %d %v, want 86400000", cfg.ProducerIDExpirationMillis, err)
-	}
-	file := filepath.Join(t.TempDir(), "server.properties")
-	os.WriteFile(file, []byte("producer.id.expiration.ms=3600000\n"), 0o644)
-	for _, tc := range []struct {
-		args []string
-		want int64
-	}{
-		{[]string{"--producer.id.expiration.ms=60000"}, 60000},
-		{[]string{"--producer.id.expiration.ms", "1"}, 1},
-		{[]string{"--config", file}, 3600000},
-		{[]string{"--config", file, "--producer.id.expiration.ms=5000"}, 5000},
-	} {
-		props, err := loadProperties(tc.args)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if cfg, err := props.logConfig(); err != nil || cfg.ProducerIDExpirationMillis != tc.want {
-			t.Fatalf("%v: %d %v, want %d", tc.args, cfg.ProducerIDExpirationMillis, err, tc.want)
-		}
-	}
-	for _, bad := range []string{"0", "-1", "-86400000", "1d", "", "1.5"} {
-		props, err := loadProperties([]string{"--producer.id.expiration.ms=" + bad})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := props.logConfig(); err == nil || !strings.Contains(err.Error(), "producer.id.expiration.ms=") {
-			t.Fatalf("producer.id.expiration.ms=%q accepted: %v", bad, err)
-		}
-		props["log.dirs"] = t.TempDir()
-		if b, err := startBroker(props, discardLogger()); err == nil {
-			b.close()
-			t.Fatalf("the broker started with producer.id.expiration.ms=%q", bad)
-		}
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package broker
 
 import (
 	"bytes"
@@ -41,7 +41,7 @@ func (h *batchesWritten) waitFor(ctx context.Context, n int) []kgo.ProduceBatchM
 
 // produceBatches produces each batch of timestamps (ms) as one batch to
 // partition 0 of topic, and checks it went out as one batch of codec.
-func produceBatches(t *testing.T, b *broker, topic string, codec kgo.CompressionCodec, codecID uint8, batches [][]int64) {
+func produceBatches(t *testing.T, b *Broker, topic string, codec kgo.CompressionCodec, codecID uint8, batches [][]int64) {
 	t.Helper()
 	hook := &batchesWritten{}
 	producer := client(t, b, kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(codec), kgo.ManualFlushing(), kgo.WithHooks(hook))
@@ -167,7 +167,7 @@ var testCodecs = []testCodec{
 // createAndProduce creates topic (one partition), produces batches of
 // record timestamps with codec c, one batch each, and returns every
 // record's timestamp in offset order.
-func createAndProduce(t *testing.T, ctx context.Context, admin *kadm.Client, b *broker, topic string, c testCodec, batches [][]int64) []int64 {
+func createAndProduce(t *testing.T, ctx context.Context, admin *kadm.Client, b *Broker, topic string, c testCodec, batches [][]int64) []int64 {
 	t.Helper()
 	if created, err := admin.CreateTopic(ctx, 1, 1, nil, topic); err != nil || created.Err != nil {
 		t.Fatalf("create %s: %v %v", topic, err, created.Err)
@@ -187,7 +187,7 @@ func createAndProduce(t *testing.T, ctx context.Context, admin *kadm.Client, b *
 // a compressed batch, as Kafka does.
 func TestListOffsetsInsideCompressedBatches(t *testing.T) {
 	b := testBroker(t, t.TempDir())
-	defer b.close()
+	defer b.Close()
 	admin := kadm.NewClient(client(t, b))
 	ctx := ctxTimeout(t, 60*time.Second)
 	const base = 1_700_000_000_000
@@ -210,7 +210,7 @@ func TestListOffsetsInsideCompressedBatches(t *testing.T) {
 // the first batch with the latest append time).
 func TestListOffsetsLogAppendTime(t *testing.T) {
 	b := testBroker(t, t.TempDir())
-	defer b.close()
+	defer b.Close()
 	admin := kadm.NewClient(client(t, b))
 	ctx := ctxTimeout(t, 60*time.Second)
 	const base = 1_700_000_000_000
@@ -260,7 +260,7 @@ func kafkaByTimeFrom(ts []int64, start, target int64) (offset, timestamp int64) 
 // reaches the target.
 func TestListOffsetsAfterLogStart(t *testing.T) {
 	b := testBroker(t, t.TempDir())
-	defer b.close()
+	defer b.Close()
 	admin := kadm.NewClient(client(t, b))
 	ctx := ctxTimeout(t, 60*time.Second)
 	const base = 1_700_000_000_000

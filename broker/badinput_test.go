@@ -1,4 +1,4 @@
-package main
+package broker
 
 import (
 	"encoding/binary"
@@ -30,9 +30,9 @@ func rawRequest(key, version int16, correlation int32, flexible bool, body []byt
 	return append(binary.BigEndian.AppendUint32(nil, uint32(len(b))), b...)
 }
 
-func dial(t *testing.T, b *broker) net.Conn {
+func dial(t *testing.T, b *Broker) net.Conn {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", b.addr(), 5*time.Second)
+	conn, err := net.DialTimeout("tcp", b.Addr(), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func readResponse(t *testing.T, conn net.Conn) []byte {
 }
 
 // healthy proves the broker still serves a real client.
-func healthy(t *testing.T, b *broker) {
+func healthy(t *testing.T, b *Broker) {
 	t.Helper()
 	c := client(t, b)
 	if err := c.Ping(ctxTimeout(t, 10*time.Second)); err != nil {
@@ -84,7 +84,7 @@ func healthy(t *testing.T, b *broker) {
 
 func TestBadFramesCloseTheConnection(t *testing.T) {
 	b := testBroker(t, t.TempDir(), "--socket.request.timeout.ms=500", "--socket.request.max.bytes=1048576")
-	defer b.close()
+	defer b.Close()
 	cases := map[string][]byte{
 		"negative size":      binary.BigEndian.AppendUint32(nil, 0xfffffff0),
 		"zero size":          binary.BigEndian.AppendUint32(nil, 0),
@@ -117,7 +117,7 @@ func TestBadFramesCloseTheConnection(t *testing.T) {
 
 func TestAPIVersionsUnsupportedAnswersV0(t *testing.T) {
 	b := testBroker(t, t.TempDir())
-	defer b.close()
+	defer b.Close()
 	conn := dial(t, b)
 	conn.Write(rawRequest(18, 99, 7, true, []byte{0, 0, 0}))
 	frame := readResponse(t, conn)
@@ -138,7 +138,7 @@ func TestAPIVersionsUnsupportedAnswersV0(t *testing.T) {
 
 func TestCorruptBatchesAreRefused(t *testing.T) {
 	b := testBroker(t, t.TempDir())
-	defer b.close()
+	defer b.Close()
 	c := client(t, b, kgo.DefaultProduceTopic("guarded"), kgo.AllowAutoTopicCreation())
 	ctx := ctxTimeout(t, 20*time.Second)
 	if err := c.ProduceSync(ctx, &kgo.Record{Value: []byte("ok")}).FirstErr(); err != nil {

@@ -1,4 +1,4 @@
-package main
+package broker
 
 import (
 	"context"
@@ -42,14 +42,14 @@ func BenchmarkPinnedShards(b *testing.B) {
 
 func benchProduce(b *testing.B, size int, acks string, extra ...string) {
 	broker := benchBroker(b, extra...)
-	defer broker.close()
+	defer broker.Close()
 	opts := []kgo.Opt{
 		kgo.ProducerLinger(5 * time.Millisecond), kgo.ProducerBatchMaxBytes(1 << 20),
 	}
 	if acks == "1" {
 		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
 	}
-	produceRecords(b, broker.addr(), size, opts...)
+	produceRecords(b, broker.Addr(), size, opts...)
 }
 
 // produceRecords creates a 2-partition topic at addr and times b.N records
@@ -91,15 +91,15 @@ func produceRecords(b *testing.B, addr string, size int, opts ...kgo.Opt) {
 	}
 }
 
-func benchBroker(b *testing.B, extra ...string) *broker {
-	props, err := loadProperties(append([]string{
+func benchBroker(b *testing.B, extra ...string) *Broker {
+	props, err := LoadProperties(append([]string{
 		"--log.dirs=" + b.TempDir(), "--listeners=PLAINTEXT://127.0.0.1:0", "--admin.listener=",
 		"--log.segment.bytes=268435456",
 	}, extra...))
 	if err != nil {
 		b.Fatal(err)
 	}
-	broker, err := startBroker(props, discardLogger())
+	broker, err := Start(props, discardLogger())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -113,20 +113,20 @@ func benchBroker(b *testing.B, extra ...string) *broker {
 func BenchmarkConsume(b *testing.B) {
 	for _, path := range []string{"sendfile", "copy"} {
 		b.Run("fetch.path="+path, func(b *testing.B) {
-			props, err := loadProperties([]string{
+			props, err := LoadProperties([]string{
 				"--log.dirs=" + b.TempDir(), "--listeners=PLAINTEXT://127.0.0.1:0", "--admin.listener=",
 				"--log.segment.bytes=268435456", "--fetch.path=" + path,
 			})
 			if err != nil {
 				b.Fatal(err)
 			}
-			broker, err := startBroker(props, discardLogger())
+			broker, err := Start(props, discardLogger())
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer broker.close()
+			defer broker.Close()
 			ctx := context.Background()
-			producer, err := kgo.NewClient(kgo.SeedBrokers(broker.addr()), kgo.DefaultProduceTopic("catchup"),
+			producer, err := kgo.NewClient(kgo.SeedBrokers(broker.Addr()), kgo.DefaultProduceTopic("catchup"),
 				kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite(),
 				kgo.ProducerLinger(5*time.Millisecond), kgo.ProducerBatchMaxBytes(1<<20))
 			if err != nil {
@@ -144,7 +144,7 @@ func BenchmarkConsume(b *testing.B) {
 				b.Fatal(err)
 			}
 			producer.Close()
-			consumer, err := kgo.NewClient(kgo.SeedBrokers(broker.addr()), kgo.ConsumeTopics("catchup"),
+			consumer, err := kgo.NewClient(kgo.SeedBrokers(broker.Addr()), kgo.ConsumeTopics("catchup"),
 				kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(16<<20), kgo.FetchMaxPartitionBytes(8<<20))
 			if err != nil {
 				b.Fatal(err)

@@ -1,4 +1,4 @@
-package main
+package broker
 
 import (
 	"context"
@@ -17,13 +17,13 @@ import (
 // the oldest offset (TestSaramaConsumerGroup covers groups).
 func TestSaramaProduceConsume(t *testing.T) {
 	b := testBroker(t, t.TempDir(), "--num.partitions=1")
-	defer b.close()
+	defer b.Close()
 	cfg := sarama.NewConfig()
 	cfg.Version = sarama.V3_6_0_0
 	cfg.Producer.RequiredAcks = sarama.WaitForAll
 	cfg.Producer.Return.Successes = true
 	cfg.Producer.Compression = sarama.CompressionSnappy
-	producer, err := sarama.NewSyncProducer([]string{b.addr()}, cfg)
+	producer, err := sarama.NewSyncProducer([]string{b.Addr()}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestSaramaProduceConsume(t *testing.T) {
 		}
 	}
 	producer.Close()
-	consumer, err := sarama.NewConsumer([]string{b.addr()}, cfg)
+	consumer, err := sarama.NewConsumer([]string{b.Addr()}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,10 +63,10 @@ func TestSaramaProduceConsume(t *testing.T) {
 // partition Reader (no GroupID).
 func TestKafkaGoProduceConsume(t *testing.T) {
 	b := testBroker(t, t.TempDir(), "--num.partitions=1")
-	defer b.close()
+	defer b.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	w := &kafkago.Writer{Addr: kafkago.TCP(b.addr()), Topic: "kafkago", RequiredAcks: kafkago.RequireAll, AllowAutoTopicCreation: true, BatchTimeout: 5 * time.Millisecond}
+	w := &kafkago.Writer{Addr: kafkago.TCP(b.Addr()), Topic: "kafkago", RequiredAcks: kafkago.RequireAll, AllowAutoTopicCreation: true, BatchTimeout: 5 * time.Millisecond}
 	const n = 100
 	var messages []kafkago.Message
 	for i := 0; i < n; i++ {
@@ -84,7 +84,7 @@ func TestKafkaGoProduceConsume(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Close()
-	r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: []string{b.addr()}, Topic: "kafkago", Partition: 0, MaxWait: 100 * time.Millisecond})
+	r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: []string{b.Addr()}, Topic: "kafkago", Partition: 0, MaxWait: 100 * time.Millisecond})
 	defer r.Close()
 	for i := 0; i < n; i++ {
 		m, err := r.ReadMessage(ctx)
@@ -99,7 +99,7 @@ func TestKafkaGoProduceConsume(t *testing.T) {
 
 // waitStableMembers waits until DescribeGroups shows the group Stable with
 // n members.
-func waitStableMembers(t *testing.T, b *broker, group string, n int) {
+func waitStableMembers(t *testing.T, b *Broker, group string, n int) {
 	t.Helper()
 	adm := kadm.NewClient(client(t, b))
 	waitFor(t, 40*time.Second, fmt.Sprintf("%s to be stable with %d members", group, n), func() bool {
@@ -113,7 +113,7 @@ func waitStableMembers(t *testing.T, b *broker, group string, n int) {
 }
 
 // committedSum is the sum of a group's committed offsets on topic.
-func committedSum(t *testing.T, b *broker, group, topic string) int64 {
+func committedSum(t *testing.T, b *Broker, group, topic string) int64 {
 	t.Helper()
 	offsets, err := kadm.NewClient(client(t, b)).FetchOffsets(ctxTimeout(t, 10*time.Second), group)
 	if err != nil {
@@ -164,7 +164,7 @@ func (h *saramaHandler) ConsumeClaim(s sarama.ConsumerGroupSession, claim sarama
 // partitions, receive every record once and commit through the group.
 func TestSaramaConsumerGroup(t *testing.T) {
 	b := groupBroker(t, t.TempDir())
-	defer b.close()
+	defer b.Close()
 	const topic, n = "sarama-group", 400
 	createTopic(t, b, topic, 4)
 	cfg := sarama.NewConfig()
@@ -177,7 +177,7 @@ func TestSaramaConsumerGroup(t *testing.T) {
 	var handlers []*saramaHandler
 	var wg sync.WaitGroup
 	for i := 0; i < 2; i++ {
-		group, err := sarama.NewConsumerGroup([]string{b.addr()}, "sarama-workers", cfg)
+		group, err := sarama.NewConsumerGroup([]string{b.Addr()}, "sarama-workers", cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -234,7 +234,7 @@ func TestSaramaConsumerGroup(t *testing.T) {
 // split the partitions and together read every record once.
 func TestKafkaGoReaderGroup(t *testing.T) {
 	b := groupBroker(t, t.TempDir())
-	defer b.close()
+	defer b.Close()
 	const topic, n = "kafkago-group", 400
 	createTopic(t, b, topic, 4)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -245,7 +245,7 @@ func TestKafkaGoReaderGroup(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := 0; i < 2; i++ {
 		r := kafkago.NewReader(kafkago.ReaderConfig{
-			Brokers: []string{b.addr()}, GroupID: "kafkago-workers", Topic: topic,
+			Brokers: []string{b.Addr()}, GroupID: "kafkago-workers", Topic: topic,
 			MaxWait: 100 * time.Millisecond, HeartbeatInterval: 300 * time.Millisecond, SessionTimeout: 6 * time.Second,
 			StartOffset: kafkago.FirstOffset, JoinGroupBackoff: 200 * time.Millisecond,
 		})

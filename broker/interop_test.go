@@ -1,4 +1,4 @@
-package main
+package broker
 
 import (
 	"fmt"
@@ -55,8 +55,8 @@ func TestKcatInterop(t *testing.T) {
 	}
 	dir := t.TempDir()
 	b := testBroker(t, dir)
-	defer b.close()
-	addr := b.addr()
+	defer b.Close()
+	addr := b.Addr()
 
 	// Values long and repetitive enough that librdkafka keeps the lz4
 	// result (it sends uncompressed when compression does not pay).
@@ -112,8 +112,8 @@ func TestKcatGroupInterop(t *testing.T) {
 		t.Skip("kcat not installed; run make interop")
 	}
 	b := groupBroker(t, t.TempDir())
-	defer b.close()
-	addr := b.addr()
+	defer b.Close()
+	addr := b.Addr()
 	createTopic(t, b, "kcat-group", 2)
 	var lines strings.Builder
 	for i := 0; i < 40; i++ {

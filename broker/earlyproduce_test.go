@@ -1,4 +1,4 @@
-package main
+package broker
 
 import (
 	"bytes"
@@ -96,7 +96,7 @@ func waitEnds(t *testing.T, adm *kadm.Client, topic string, first int, want, oth
 // (v7 and flexible v9).
 func TestEarlyProduce(t *testing.T) {
 	b := testBroker(t, t.TempDir())
-	defer b.close()
+	defer b.Close()
 	adm := kadm.NewClient(client(t, b))
 	const topic, partitions, perBatch = "early", 4, 200
 	if _, err := adm.CreateTopic(ctxTimeout(t, 10*time.Second), partitions, 1, nil, topic); err != nil {
@@ -134,7 +134,7 @@ func TestEarlyProduce(t *testing.T) {
 // checkEarlyRecords reads n records of topic, written as earlyFrame's
 // batches of perBatch, and checks each partition's offsets run from 0 in
 // order with the values earlyFrame gave them, and their timestamp type.
-func checkEarlyRecords(t *testing.T, b *broker, topic string, n, perBatch int, timestampType int8) {
+func checkEarlyRecords(t *testing.T, b *Broker, topic string, n, perBatch int, timestampType int8) {
 	t.Helper()
 	next := map[int32]int64{}
 	for _, r := range consumeAll(t, b, topic, n) {
@@ -151,7 +151,7 @@ func checkEarlyRecords(t *testing.T, b *broker, topic string, n, perBatch int, t
 // documented at-least-once difference from reading the frame first).
 func TestEarlyProduceFrameNeverCompletes(t *testing.T) {
 	b := testBroker(t, t.TempDir())
-	defer b.close()
+	defer b.Close()
 	adm := kadm.NewClient(client(t, b))
 	const topic, partitions, perBatch = "cut", 4, 200
 	if _, err := adm.CreateTopic(ctxTimeout(t, 10*time.Second), partitions, 1, nil, topic); err != nil {
@@ -193,7 +193,7 @@ func TestEarlyProduceFrameNeverCompletes(t *testing.T) {
 // path; every record is read back once, in order.
 func TestEarlyProduceFranzGo(t *testing.T) {
 	b := testBroker(t, t.TempDir())
-	defer b.close()
+	defer b.Close()
 	const topic, partitions, perPartition = "early-franz", 4, 3000
 	c := client(t, b, kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerLinger(100*time.Millisecond), kgo.ProducerBatchMaxBytes(1<<20), kgo.ProducerBatchCompression(kgo.NoCompression()))
@@ -256,7 +256,7 @@ func produceResponse(t *testing.T, conn net.Conn, version int16) *kmsg.ProduceRe
 // buffer does not copy records a shard is stamping.
 func TestEarlyProduceGrowsAndStops(t *testing.T) {
 	b := testBroker(t, t.TempDir())
-	defer b.close()
+	defer b.Close()
 	adm := kadm.NewClient(client(t, b))
 	const topic, perBatch = "grow", 700
 	logAppend := "LogAppendTime"

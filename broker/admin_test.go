@@ -1,4 +1,4 @@
-package main
+package broker
 
 import (
 	"io/fs"
@@ -16,7 +16,7 @@ import (
 // TestAdminAPIs drives the admin APIs through kadm against a real broker.
 func TestAdminAPIs(t *testing.T) {
 	b := testBroker(t, t.TempDir())
-	defer b.close()
+	defer b.Close()
 	c := client(t, b)
 	admin := kadm.NewClient(c)
 	ctx := ctxTimeout(t, 30*time.Second)
@@ -141,7 +141,7 @@ func TestAdminAPIs(t *testing.T) {
 // stamps the broker's time on every record, and consumers see it.
 func TestLogAppendTime(t *testing.T) {
 	b := testBroker(t, t.TempDir())
-	defer b.close()
+	defer b.Close()
 	c := client(t, b, kgo.DefaultProduceTopic("stamped"))
 	ctx := ctxTimeout(t, 20*time.Second)
 	if _, err := kadm.NewClient(c).CreateTopic(ctx, 1, 1, map[string]*string{"message.timestamp.type": kadm.StringPtr("LogAppendTime")}, "stamped"); err != nil {
@@ -166,7 +166,7 @@ func TestLogAppendTime(t *testing.T) {
 func TestNewPartitionsDoNotReserveSegmentBytes(t *testing.T) {
 	dir := t.TempDir()
 	b := testBroker(t, dir, "--log.segment.bytes=1073741824", "--log.index.size.max.bytes=10485760")
-	defer b.close()
+	defer b.Close()
 	c := client(t, b, kgo.DefaultProduceTopic("wide"))
 	admin := kadm.NewClient(c)
 	ctx := ctxTimeout(t, 30*time.Second)

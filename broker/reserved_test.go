@@ -1,4 +1,4 @@
-package main
+package broker
 
 import (
 	"testing"
@@ -79,9 +79,9 @@ func TestReservedTopicNames(t *testing.T) {
 
 	// The metadata log is intact: after a restart the topics are all there.
 	produceKeyed(t, b, "kept", 0, 10)
-	b.close()
+	b.Close()
 	b = testBroker(t, dir)
-	defer b.close()
+	defer b.Close()
 	for _, name := range []string{"kept", "orders.eu", "__consumer_offsets"} {
 		if _, ok := b.cluster.Topic(name); !ok {
 			t.Errorf("topic %s gone after a restart", name)

@@ -1,4 +1,4 @@
-package main
+package broker
 
 import (
 	"context"
@@ -26,8 +26,8 @@ func BenchmarkStandbyCatchUp(b *testing.B) {
 func standbyCatchUp(b *testing.B, fetchPath string) {
 	const total = 256 << 20
 	leader := benchBroker(b, "--replication.listener=127.0.0.1:0", "--fetch.path="+fetchPath)
-	defer leader.close()
-	c, err := kgo.NewClient(kgo.SeedBrokers(leader.addr()), kgo.DefaultProduceTopic("catchup"), kgo.AllowAutoTopicCreation(),
+	defer leader.Close()
+	c, err := kgo.NewClient(kgo.SeedBrokers(leader.Addr()), kgo.DefaultProduceTopic("catchup"), kgo.AllowAutoTopicCreation(),
 		kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite(), kgo.ProducerLinger(5*time.Millisecond),
 		kgo.ProducerBatchCompression(kgo.NoCompression()))
 	if err != nil {
@@ -74,7 +74,7 @@ func standbyCatchUp(b *testing.B, fetchPath string) {
 			time.Sleep(time.Millisecond)
 		}
 		b.StopTimer()
-		standby.close()
+		standby.Close()
 		b.StartTimer()
 	}
 	b.StopTimer()

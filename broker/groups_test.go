@@ -1,4 +1,4 @@
-package main
+package broker
 
 import (
 	"context"
@@ -17,11 +17,11 @@ import (
 
 // groupBroker is a test broker whose groups rebalance without the initial
 // delay, so tests do not wait 3 s per group.
-func groupBroker(t *testing.T, dataDir string, extra ...string) *broker {
+func groupBroker(t *testing.T, dataDir string, extra ...string) *Broker {
 	return testBroker(t, dataDir, append([]string{"--group.initial.rebalance.delay.ms=0", "--group.min.session.timeout.ms=1000"}, extra...)...)
 }
 
-func createTopic(t *testing.T, b *broker, topic string, partitions int32) {
+func createTopic(t *testing.T, b *Broker, topic string, partitions int32) {
 	t.Helper()
 	adm := kadm.NewClient(client(t, b))
 	resp, err := adm.CreateTopic(ctxTimeout(t, 10*time.Second), partitions, 1, nil, topic)
@@ -32,7 +32,7 @@ func createTopic(t *testing.T, b *broker, topic string, partitions int32) {
 
 // produceKeyed produces n records with values "topic-i" spread over the
 // partitions by key, and waits for every ack.
-func produceKeyed(t *testing.T, b *broker, topic string, from, n int) {
+func produceKeyed(t *testing.T, b *Broker, topic string, from, n int) {
 	t.Helper()
 	c := client(t, b, kgo.DefaultProduceTopic(topic))
 	records := make([]*kgo.Record, n)
@@ -55,10 +55,10 @@ type member struct {
 	assignedCalls int
 }
 
-func newMember(t *testing.T, b *broker, name, group, topic string, opts ...kgo.Opt) *member {
+func newMember(t *testing.T, b *Broker, name, group, topic string, opts ...kgo.Opt) *member {
 	m := &member{name: name, owned: map[int32]bool{}}
 	base := []kgo.Opt{
-		kgo.SeedBrokers(b.addr()), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.ClientID(name),
+		kgo.SeedBrokers(b.Addr()), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.ClientID(name),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.SessionTimeout(6 * time.Second), kgo.HeartbeatInterval(300 * time.Millisecond), kgo.RebalanceTimeout(10 * time.Second),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
@@ -193,7 +193,7 @@ func TestGroupPointToPoint(t *testing.T) {
 	}{{"range", kgo.RangeBalancer()}, {"cooperative-sticky", kgo.CooperativeStickyBalancer()}} {
 		t.Run(balancer.name, func(t *testing.T) {
 			b := groupBroker(t, t.TempDir())
-			defer b.close()
+			defer b.Close()
 			topic := "p2p-" + balancer.name
 			createTopic(t, b, topic, 6)
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -244,7 +244,7 @@ func TestGroupPointToPoint(t *testing.T) {
 // record.
 func TestGroupPublishSubscribe(t *testing.T) {
 	b := groupBroker(t, t.TempDir())
-	defer b.close()
+	defer b.Close()
 	const topic, n = "pubsub", 1000
 	createTopic(t, b, topic, 3)
 	produceKeyed(t, b, topic, 0, n)
@@ -317,7 +317,7 @@ func rawJoin(t *testing.T, c *kgo.Client, group, topic string, sessionMillis int
 // leaves loses them at once.
 func TestGroupMemberKilledAndLeaving(t *testing.T) {
 	b := groupBroker(t, t.TempDir())
-	defer b.close()
+	defer b.Close()
 	const topic = "failover"
 	createTopic(t, b, topic, 4)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -366,7 +366,7 @@ func TestGroupCommitResumeAndRestart(t *testing.T) {
 	createTopic(t, b, topic, 2)
 	produceKeyed(t, b, topic, 0, 200)
 
-	consume := func(b *broker, want int) []string {
+	consume := func(b *Broker, want int) []string {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		m := newMember(t, b, "reader", "resumers", topic, kgo.DisableAutoCommit())
@@ -402,12 +402,12 @@ func TestGroupCommitResumeAndRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.close(); err != nil {
+	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
 
 	b = groupBroker(t, dir)
-	defer b.close()
+	defer b.Close()
 	adm = kadm.NewClient(client(t, b))
 	after, err := adm.FetchOffsets(ctxTimeout(t, 10*time.Second), "resumers")
 	if err != nil {
@@ -441,9 +441,9 @@ func TestGroupCommitResumeAndRestart(t *testing.T) {
 	if err != nil || deleted.Error() != nil {
 		t.Fatalf("DeleteOffsets: %v %v", err, deleted.Error())
 	}
-	b.close()
+	b.Close()
 	b = groupBroker(t, dir)
-	defer b.close()
+	defer b.Close()
 	adm = kadm.NewClient(client(t, b))
 	left, err := adm.FetchOffsets(ctxTimeout(t, 10*time.Second), "resumers")
 	if err != nil {
@@ -461,7 +461,7 @@ func TestGroupCommitResumeAndRestart(t *testing.T) {
 // working.
 func TestGroupErrors(t *testing.T) {
 	b := groupBroker(t, t.TempDir())
-	defer b.close()
+	defer b.Close()
 	createTopic(t, b, "errs", 1)
 	c := client(t, b)
 	ctx := ctxTimeout(t, 30*time.Second)
@@ -606,7 +606,7 @@ func rawLeader(t *testing.T, c *kgo.Client, group string) (string, int32) {
 // member sees no rebalance.
 func TestGroupStaticMembership(t *testing.T) {
 	b := groupBroker(t, t.TempDir())
-	defer b.close()
+	defer b.Close()
 	const topic = "static"
 	createTopic(t, b, topic, 4)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

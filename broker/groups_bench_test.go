@@ -1,4 +1,4 @@
-package main
+package broker
 
 import (
 	"context"
@@ -25,7 +25,7 @@ type groupBenchTarget struct {
 var groupBenchTargets = []groupBenchTarget{
 	{"spool", func(b *testing.B) (string, func()) {
 		broker := benchBroker(b, "--group.initial.rebalance.delay.ms=0", "--group.min.session.timeout.ms=1000")
-		return broker.addr(), func() { broker.close() }
+		return broker.Addr(), func() { broker.Close() }
 	}},
 	{"kfake", func(b *testing.B) (string, func()) {
 		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(b.TempDir()), kfake.SyncWrites(), kfake.GroupMinSessionTimeout(time.Second))
