@@ -34,14 +34,14 @@ type Broker struct {
 	shards       []*engine.Shard
 	cluster      *meta.Cluster
 	groups       *group.Coordinator
-	replLeader   *replica.ReplicationLeader
+	replLeader   *replica.Leader
 	replListener net.Listener
 	standby      *replica.Standby
 
 	// For a promotion (replication.go).
 	props     Properties
 	wire      *wire.Server
-	replCfg   replica.ReplicationConfig
+	replCfg   replica.Config
 	replAddr  string
 	standbyOf string
 	promoteMu sync.Mutex
@@ -208,7 +208,7 @@ func Start(props Properties, logger *slog.Logger) (*Broker, error) {
 	default:
 		return nil, fmt.Errorf("fetch.path=%q: sendfile or copy", props["fetch.path"])
 	}
-	replCfg := replica.ReplicationConfig{NodeID: int32(nodeID), ClusterID: cluster, Host: advertisedHost, Port: advertisedPort, Cluster: b.cluster, Logger: logger, LagMax: time.Duration(lagMax) * time.Millisecond, ThrottleBytes: throttle, FetchPath: fetchPath}
+	replCfg := replica.Config{NodeID: int32(nodeID), ClusterID: cluster, Host: advertisedHost, Port: advertisedPort, Cluster: b.cluster, Logger: logger, LagMax: time.Duration(lagMax) * time.Millisecond, ThrottleBytes: throttle, FetchPath: fetchPath}
 	wireCfg := wire.Config{
 		NodeID: int32(nodeID), Host: advertisedHost, Port: advertisedPort,
 		ClusterID: cluster, Cluster: b.cluster, Groups: b.groups, Logger: logger,

@@ -22,7 +22,7 @@ func (b *Broker) serveReplication() error {
 		return fmt.Errorf("replication.listener: %w", err)
 	}
 	b.replListener = listener
-	b.replLeader = replica.NewReplicationLeader(b.replCfg)
+	b.replLeader = replica.NewLeader(b.replCfg)
 	go b.replLeader.Serve(listener)
 	b.logger.Info("replication listener", "address", listener.Addr().String(), "epoch", b.cluster.Epoch())
 	return nil

@@ -202,25 +202,25 @@ func TestStandbyRejectsCorruptBatches(t *testing.T) {
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	frame, _, err := replica.ReadReplFrame(conn, nil)
-	if err != nil || frame.Type != replica.ReplHello {
+	frame, _, err := replica.ReadFrame(conn, nil)
+	if err != nil || frame.Type != replica.TypeHello {
 		t.Fatalf("standby hello: %v %d", err, frame.Type)
 	}
-	var enc replica.ReplEncoder
-	conn.Write(enc.Hello(replica.ReplHelloFields{Version: replica.ReplicationVersion, ClusterID: "fake", Host: "127.0.0.1", Port: 1}))
+	var enc replica.Encoder
+	conn.Write(enc.Hello(replica.Hello{Version: replica.Version, ClusterID: "fake", Host: "127.0.0.1", Port: 1}))
 	id := [16]byte{7, 7, 7}
-	conn.Write(enc.Metadata([]replica.ReplTopic{{Name: "victim", ID: id, Partitions: 1, Configs: map[string]string{}}}))
-	if frame, _, err = replica.ReadReplFrame(conn, nil); err != nil || frame.Type != replica.ReplPositions {
+	conn.Write(enc.Metadata([]replica.Topic{{Name: "victim", ID: id, Partitions: 1, Configs: map[string]string{}}}))
+	if frame, _, err = replica.ReadFrame(conn, nil); err != nil || frame.Type != replica.TypePositions {
 		t.Fatalf("standby positions: %v %d", err, frame.Type)
 	}
 	batch := batchtest.Values(3, 50, time.Now().UnixMilli())
 	batch[len(batch)-1] ^= 0xff // breaks the batch's CRC, not the frame's
-	bufs := net.Buffers{enc.DataHeader(replica.ReplDataFields{TopicID: id, Partition: 0, HighWatermark: 3, BatchesLength: int32(len(batch))}), batch}
+	bufs := net.Buffers{enc.DataHeader(replica.DataFields{TopicID: id, Partition: 0, HighWatermark: 3, BatchesLength: int32(len(batch))}), batch}
 	if _, err := bufs.WriteTo(conn); err != nil {
 		t.Fatal(err)
 	}
 	// The standby closes the connection rather than append.
-	if _, _, err := replica.ReadReplFrame(conn, nil); err == nil {
+	if _, _, err := replica.ReadFrame(conn, nil); err == nil {
 		t.Fatal("the standby answered a corrupt batch")
 	}
 	victim, ok := standby.cluster.Topic("victim")

@@ -54,33 +54,33 @@ import (
 	"sort"
 )
 
-// ReplicationVersion is the protocol version this node speaks.
-const ReplicationVersion = 1
+// Version is the protocol version this node speaks.
+const Version = 1
 
 // Replication frame types.
 const (
-	ReplHello     int8 = 1
-	ReplMetadata  int8 = 2
-	ReplPositions int8 = 3
-	ReplData      int8 = 4
-	ReplAck       int8 = 5
-	ReplTruncate  int8 = 6
-	ReplReset     int8 = 7
+	TypeHello     int8 = 1
+	TypeMetadata  int8 = 2
+	TypePositions int8 = 3
+	TypeData      int8 = 4
+	TypeAck       int8 = 5
+	TypeTruncate  int8 = 6
+	TypeReset     int8 = 7
 )
 
 // Limits of replication frames.
 const (
-	replFrameHeaderBytes = 9        // length, crc, type
-	ReplFrameBytesMax    = 64 << 20 // a frame's fields and batches
+	frameHeaderBytes = 9        // length, crc, type
+	FrameBytesMax    = 64 << 20 // a frame's fields and batches
 )
 
-var replCRC = crc32.MakeTable(crc32.Castagnoli)
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// ErrReplFrame says a replication frame does not check.
-var ErrReplFrame = errors.New("wire: bad replication frame")
+// ErrFrame says a replication frame does not check.
+var ErrFrame = errors.New("replica: bad replication frame")
 
-// ReplHelloFields is a Hello.
-type ReplHelloFields struct {
+// Hello is a Hello.
+type Hello struct {
 	Version   int16
 	NodeID    int32
 	ClusterID string
@@ -89,24 +89,24 @@ type ReplHelloFields struct {
 	Port      int32
 }
 
-// ReplTopic is one topic of a Metadata frame.
-type ReplTopic struct {
+// Topic is one topic of a Metadata frame.
+type Topic struct {
 	Name       string
 	ID         [16]byte
 	Partitions int32
 	Configs    map[string]string
 }
 
-// ReplPosition is one partition's position in a Positions frame.
-type ReplPosition struct {
+// Position is one partition's position in a Positions frame.
+type Position struct {
 	TopicID   [16]byte
 	Partition int32
 	Offset    int64
 	LastEpoch int32
 }
 
-// ReplDataFields are a Data frame's fields (the batches follow them).
-type ReplDataFields struct {
+// DataFields are a Data frame's fields (the batches follow them).
+type DataFields struct {
 	TopicID        [16]byte
 	Partition      int32
 	HighWatermark  int64
@@ -115,53 +115,53 @@ type ReplDataFields struct {
 	BatchesLength  int32
 }
 
-// ReplPartitionOffset is an Ack's, a Truncate's or a Reset's fields.
-type ReplPartitionOffset struct {
+// PartitionOffset is an Ack's, a Truncate's or a Reset's fields.
+type PartitionOffset struct {
 	TopicID   [16]byte
 	Partition int32
 	Offset    int64
 }
 
-// ReplEncoder builds frames into one reusable buffer.
-type ReplEncoder struct {
+// Encoder builds frames into one reusable buffer.
+type Encoder struct {
 	buf []byte
 }
 
-func (e *ReplEncoder) begin(typ int8) {
+func (e *Encoder) begin(typ int8) {
 	e.buf = append(e.buf[:0], 0, 0, 0, 0, 0, 0, 0, 0, byte(typ))
 }
 
 // end patches length and CRC; extra is the length of bytes that will follow
 // outside the CRC (a Data frame's batches).
-func (e *ReplEncoder) end(extra int) []byte {
+func (e *Encoder) end(extra int) []byte {
 	binary.BigEndian.PutUint32(e.buf[0:], uint32(len(e.buf)-4+extra))
-	binary.BigEndian.PutUint32(e.buf[4:], crc32.Checksum(e.buf[8:], replCRC))
+	binary.BigEndian.PutUint32(e.buf[4:], crc32.Checksum(e.buf[8:], castagnoli))
 	return e.buf
 }
 
-func appendReplString(b []byte, s string) []byte {
+func appendString(b []byte, s string) []byte {
 	b = binary.BigEndian.AppendUint16(b, uint16(len(s)))
 	return append(b, s...)
 }
 
 // Hello encodes a Hello frame.
-func (e *ReplEncoder) Hello(h ReplHelloFields) []byte {
-	e.begin(ReplHello)
+func (e *Encoder) Hello(h Hello) []byte {
+	e.begin(TypeHello)
 	e.buf = binary.BigEndian.AppendUint16(e.buf, uint16(h.Version))
 	e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(h.NodeID))
-	e.buf = appendReplString(e.buf, h.ClusterID)
+	e.buf = appendString(e.buf, h.ClusterID)
 	e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(h.Epoch))
-	e.buf = appendReplString(e.buf, h.Host)
+	e.buf = appendString(e.buf, h.Host)
 	e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(h.Port))
 	return e.end(0)
 }
 
 // Metadata encodes a Metadata frame.
-func (e *ReplEncoder) Metadata(topics []ReplTopic) []byte {
-	e.begin(ReplMetadata)
+func (e *Encoder) Metadata(topics []Topic) []byte {
+	e.begin(TypeMetadata)
 	e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(len(topics)))
 	for _, t := range topics {
-		e.buf = appendReplString(e.buf, t.Name)
+		e.buf = appendString(e.buf, t.Name)
 		e.buf = append(e.buf, t.ID[:]...)
 		e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(t.Partitions))
 		e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(len(t.Configs)))
@@ -171,16 +171,16 @@ func (e *ReplEncoder) Metadata(topics []ReplTopic) []byte {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			e.buf = appendReplString(e.buf, k)
-			e.buf = appendReplString(e.buf, t.Configs[k])
+			e.buf = appendString(e.buf, k)
+			e.buf = appendString(e.buf, t.Configs[k])
 		}
 	}
 	return e.end(0)
 }
 
 // Positions encodes a Positions frame.
-func (e *ReplEncoder) Positions(positions []ReplPosition) []byte {
-	e.begin(ReplPositions)
+func (e *Encoder) Positions(positions []Position) []byte {
+	e.begin(TypePositions)
 	e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(len(positions)))
 	for _, p := range positions {
 		e.buf = append(e.buf, p.TopicID[:]...)
@@ -193,8 +193,8 @@ func (e *ReplEncoder) Positions(positions []ReplPosition) []byte {
 
 // DataHeader encodes a Data frame up to its batches, which the caller sends
 // next (BatchesLength bytes).
-func (e *ReplEncoder) DataHeader(d ReplDataFields) []byte {
-	e.begin(ReplData)
+func (e *Encoder) DataHeader(d DataFields) []byte {
+	e.begin(TypeData)
 	e.buf = append(e.buf, d.TopicID[:]...)
 	e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(d.Partition))
 	e.buf = binary.BigEndian.AppendUint64(e.buf, uint64(d.HighWatermark))
@@ -205,7 +205,7 @@ func (e *ReplEncoder) DataHeader(d ReplDataFields) []byte {
 }
 
 // PartitionOffset encodes an Ack, a Truncate or a Reset frame.
-func (e *ReplEncoder) PartitionOffset(typ int8, p ReplPartitionOffset) []byte {
+func (e *Encoder) PartitionOffset(typ int8, p PartitionOffset) []byte {
 	e.begin(typ)
 	e.buf = append(e.buf, p.TopicID[:]...)
 	e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(p.Partition))
@@ -213,24 +213,24 @@ func (e *ReplEncoder) PartitionOffset(typ int8, p ReplPartitionOffset) []byte {
 	return e.end(0)
 }
 
-// ReplFrame is one received frame: its type, its checked fields, and for
+// Frame is one received frame: its type, its checked fields, and for
 // Data the batches (unchecked here: the standby validates each).
-type ReplFrame struct {
+type Frame struct {
 	Type    int8
 	Fields  []byte
 	Batches []byte
 }
 
-// ReadReplFrame reads one frame into buf (grown as needed, bounded by
-// ReplFrameBytesMax) and checks its CRC.
-func ReadReplFrame(r io.Reader, buf []byte) (ReplFrame, []byte, error) {
-	var head [replFrameHeaderBytes]byte
+// ReadFrame reads one frame into buf (grown as needed, bounded by
+// FrameBytesMax) and checks its CRC.
+func ReadFrame(r io.Reader, buf []byte) (Frame, []byte, error) {
+	var head [frameHeaderBytes]byte
 	if _, err := io.ReadFull(r, head[:]); err != nil {
-		return ReplFrame{}, buf, err
+		return Frame{}, buf, err
 	}
 	length := int64(int32(binary.BigEndian.Uint32(head[0:])))
-	if length < 5 || length > ReplFrameBytesMax {
-		return ReplFrame{}, buf, fmt.Errorf("%w: length %d", ErrReplFrame, length)
+	if length < 5 || length > FrameBytesMax {
+		return Frame{}, buf, fmt.Errorf("%w: length %d", ErrFrame, length)
 	}
 	rest := int(length - 5)
 	if cap(buf) < rest {
@@ -238,24 +238,24 @@ func ReadReplFrame(r io.Reader, buf []byte) (ReplFrame, []byte, error) {
 	}
 	buf = buf[:rest]
 	if _, err := io.ReadFull(r, buf); err != nil {
-		return ReplFrame{}, buf, err
+		return Frame{}, buf, err
 	}
-	f := ReplFrame{Type: int8(head[8]), Fields: buf}
+	f := Frame{Type: int8(head[8]), Fields: buf}
 	covered := len(buf)
-	if f.Type == ReplData {
+	if f.Type == TypeData {
 		if len(buf) < dataFieldsBytes {
-			return ReplFrame{}, buf, fmt.Errorf("%w: data frame of %d bytes", ErrReplFrame, len(buf))
+			return Frame{}, buf, fmt.Errorf("%w: data frame of %d bytes", ErrFrame, len(buf))
 		}
 		batches := int(int32(binary.BigEndian.Uint32(buf[dataFieldsBytes-4:])))
 		if batches < 0 || batches != len(buf)-dataFieldsBytes {
-			return ReplFrame{}, buf, fmt.Errorf("%w: data frame says %d bytes of batches, has %d", ErrReplFrame, batches, len(buf)-dataFieldsBytes)
+			return Frame{}, buf, fmt.Errorf("%w: data frame says %d bytes of batches, has %d", ErrFrame, batches, len(buf)-dataFieldsBytes)
 		}
 		covered = dataFieldsBytes
 		f.Fields, f.Batches = buf[:dataFieldsBytes], buf[dataFieldsBytes:]
 	}
-	crc := crc32.Update(crc32.Checksum(head[8:9], replCRC), replCRC, buf[:covered])
+	crc := crc32.Update(crc32.Checksum(head[8:9], castagnoli), castagnoli, buf[:covered])
 	if crc != binary.BigEndian.Uint32(head[4:]) {
-		return ReplFrame{}, buf, fmt.Errorf("%w: CRC mismatch (type %d)", ErrReplFrame, f.Type)
+		return Frame{}, buf, fmt.Errorf("%w: CRC mismatch (type %d)", ErrFrame, f.Type)
 	}
 	return f, buf, nil
 }
@@ -263,15 +263,15 @@ func ReadReplFrame(r io.Reader, buf []byte) (ReplFrame, []byte, error) {
 // dataFieldsBytes is a Data frame's fields before the batches.
 const dataFieldsBytes = 16 + 4 + 8 + 8 + 8 + 4
 
-// replReader decodes fields, remembering the first error.
-type replReader struct {
+// fieldReader decodes fields, remembering the first error.
+type fieldReader struct {
 	b   []byte
 	err error
 }
 
-func (r *replReader) take(n int) []byte {
+func (r *fieldReader) take(n int) []byte {
 	if r.err != nil || n < 0 || len(r.b) < n {
-		r.err = fmt.Errorf("%w: fields end early", ErrReplFrame)
+		r.err = fmt.Errorf("%w: fields end early", ErrFrame)
 		return make([]byte, max(n, 0))
 	}
 	out := r.b[:n]
@@ -279,52 +279,52 @@ func (r *replReader) take(n int) []byte {
 	return out
 }
 
-func (r *replReader) int16() int16 { return int16(binary.BigEndian.Uint16(r.take(2))) }
-func (r *replReader) int32() int32 { return int32(binary.BigEndian.Uint32(r.take(4))) }
-func (r *replReader) int64() int64 { return int64(binary.BigEndian.Uint64(r.take(8))) }
-func (r *replReader) string() string {
+func (r *fieldReader) int16() int16 { return int16(binary.BigEndian.Uint16(r.take(2))) }
+func (r *fieldReader) int32() int32 { return int32(binary.BigEndian.Uint32(r.take(4))) }
+func (r *fieldReader) int64() int64 { return int64(binary.BigEndian.Uint64(r.take(8))) }
+func (r *fieldReader) string() string {
 	n := int(r.int16())
 	return string(r.take(n))
 }
-func (r *replReader) id() (id [16]byte) {
+func (r *fieldReader) id() (id [16]byte) {
 	copy(id[:], r.take(16))
 	return id
 }
 
 // count reads an array count, refusing one larger than the bytes left
 // could hold (each element at least min bytes).
-func (r *replReader) count(min int) int {
+func (r *fieldReader) count(min int) int {
 	n := int(r.int32())
 	if n < 0 || n*min > len(r.b) {
 		if r.err == nil {
-			r.err = fmt.Errorf("%w: count %d for %d bytes", ErrReplFrame, n, len(r.b))
+			r.err = fmt.Errorf("%w: count %d for %d bytes", ErrFrame, n, len(r.b))
 		}
 		return 0
 	}
 	return n
 }
 
-func (r *replReader) done() error {
+func (r *fieldReader) done() error {
 	if r.err == nil && len(r.b) != 0 {
-		r.err = fmt.Errorf("%w: %d bytes after the fields", ErrReplFrame, len(r.b))
+		r.err = fmt.Errorf("%w: %d bytes after the fields", ErrFrame, len(r.b))
 	}
 	return r.err
 }
 
 // DecodeHello decodes a Hello's fields.
-func DecodeHello(fields []byte) (ReplHelloFields, error) {
-	r := replReader{b: fields}
-	h := ReplHelloFields{Version: r.int16(), NodeID: r.int32(), ClusterID: r.string(), Epoch: r.int32(), Host: r.string(), Port: r.int32()}
+func DecodeHello(fields []byte) (Hello, error) {
+	r := fieldReader{b: fields}
+	h := Hello{Version: r.int16(), NodeID: r.int32(), ClusterID: r.string(), Epoch: r.int32(), Host: r.string(), Port: r.int32()}
 	return h, r.done()
 }
 
 // DecodeMetadata decodes a Metadata frame's fields.
-func DecodeMetadata(fields []byte) ([]ReplTopic, error) {
-	r := replReader{b: fields}
+func DecodeMetadata(fields []byte) ([]Topic, error) {
+	r := fieldReader{b: fields}
 	n := r.count(2 + 16 + 4 + 4)
-	topics := make([]ReplTopic, 0, n)
+	topics := make([]Topic, 0, n)
 	for i := 0; i < n && r.err == nil; i++ {
-		t := ReplTopic{Name: r.string(), ID: r.id(), Partitions: r.int32()}
+		t := Topic{Name: r.string(), ID: r.id(), Partitions: r.int32()}
 		configs := r.count(4)
 		t.Configs = make(map[string]string, configs)
 		for j := 0; j < configs && r.err == nil; j++ {
@@ -337,26 +337,26 @@ func DecodeMetadata(fields []byte) ([]ReplTopic, error) {
 }
 
 // DecodePositions decodes a Positions frame's fields.
-func DecodePositions(fields []byte) ([]ReplPosition, error) {
-	r := replReader{b: fields}
+func DecodePositions(fields []byte) ([]Position, error) {
+	r := fieldReader{b: fields}
 	n := r.count(16 + 4 + 8 + 4)
-	positions := make([]ReplPosition, 0, n)
+	positions := make([]Position, 0, n)
 	for i := 0; i < n && r.err == nil; i++ {
-		positions = append(positions, ReplPosition{TopicID: r.id(), Partition: r.int32(), Offset: r.int64(), LastEpoch: r.int32()})
+		positions = append(positions, Position{TopicID: r.id(), Partition: r.int32(), Offset: r.int64(), LastEpoch: r.int32()})
 	}
 	return positions, r.done()
 }
 
 // DecodeData decodes a Data frame's fields.
-func DecodeData(fields []byte) (ReplDataFields, error) {
-	r := replReader{b: fields}
-	d := ReplDataFields{TopicID: r.id(), Partition: r.int32(), HighWatermark: r.int64(), LogStartOffset: r.int64(), LogEndOffset: r.int64(), BatchesLength: r.int32()}
+func DecodeData(fields []byte) (DataFields, error) {
+	r := fieldReader{b: fields}
+	d := DataFields{TopicID: r.id(), Partition: r.int32(), HighWatermark: r.int64(), LogStartOffset: r.int64(), LogEndOffset: r.int64(), BatchesLength: r.int32()}
 	return d, r.done()
 }
 
 // DecodePartitionOffset decodes an Ack's, a Truncate's or a Reset's fields.
-func DecodePartitionOffset(fields []byte) (ReplPartitionOffset, error) {
-	r := replReader{b: fields}
-	p := ReplPartitionOffset{TopicID: r.id(), Partition: r.int32(), Offset: r.int64()}
+func DecodePartitionOffset(fields []byte) (PartitionOffset, error) {
+	r := fieldReader{b: fields}
+	p := PartitionOffset{TopicID: r.id(), Partition: r.int32(), Offset: r.int64()}
 	return p, r.done()
 }

@@ -7,63 +7,63 @@ import (
 )
 
 func TestReplicationFramesRoundTrip(t *testing.T) {
-	var e ReplEncoder
+	var e Encoder
 	var stream bytes.Buffer
-	hello := ReplHelloFields{Version: ReplicationVersion, NodeID: 1, ClusterID: "c", Epoch: 3, Host: "127.0.0.1", Port: 9092}
+	hello := Hello{Version: Version, NodeID: 1, ClusterID: "c", Epoch: 3, Host: "127.0.0.1", Port: 9092}
 	stream.Write(e.Hello(hello))
-	topics := []ReplTopic{{Name: "t", ID: [16]byte{1}, Partitions: 2, Configs: map[string]string{"retention.ms": "5", "a": "b"}}}
+	topics := []Topic{{Name: "t", ID: [16]byte{1}, Partitions: 2, Configs: map[string]string{"retention.ms": "5", "a": "b"}}}
 	stream.Write(e.Metadata(topics))
-	positions := []ReplPosition{{TopicID: [16]byte{1}, Partition: 1, Offset: 42, LastEpoch: 2}}
+	positions := []Position{{TopicID: [16]byte{1}, Partition: 1, Offset: 42, LastEpoch: 2}}
 	stream.Write(e.Positions(positions))
 	batches := []byte("not checked by the frame")
-	stream.Write(e.DataHeader(ReplDataFields{TopicID: [16]byte{1}, Partition: 1, HighWatermark: 50, LogStartOffset: 7, BatchesLength: int32(len(batches))}))
+	stream.Write(e.DataHeader(DataFields{TopicID: [16]byte{1}, Partition: 1, HighWatermark: 50, LogStartOffset: 7, BatchesLength: int32(len(batches))}))
 	stream.Write(batches)
-	stream.Write(e.PartitionOffset(ReplAck, ReplPartitionOffset{TopicID: [16]byte{1}, Partition: 1, Offset: 50}))
+	stream.Write(e.PartitionOffset(TypeAck, PartitionOffset{TopicID: [16]byte{1}, Partition: 1, Offset: 50}))
 
 	var buf []byte
-	var f ReplFrame
+	var f Frame
 	var err error
 	read := func(want int8) {
 		t.Helper()
-		f, buf, err = ReadReplFrame(&stream, buf)
+		f, buf, err = ReadFrame(&stream, buf)
 		if err != nil || f.Type != want {
 			t.Fatalf("frame %d: type %d, %v", want, f.Type, err)
 		}
 	}
-	read(ReplHello)
+	read(TypeHello)
 	if h, err := DecodeHello(f.Fields); err != nil || h != hello {
 		t.Fatalf("hello %+v %v", h, err)
 	}
-	read(ReplMetadata)
+	read(TypeMetadata)
 	if got, err := DecodeMetadata(f.Fields); err != nil || len(got) != 1 || got[0].Name != "t" || got[0].Configs["retention.ms"] != "5" || got[0].Partitions != 2 {
 		t.Fatalf("metadata %+v %v", got, err)
 	}
-	read(ReplPositions)
+	read(TypePositions)
 	if got, err := DecodePositions(f.Fields); err != nil || len(got) != 1 || got[0] != positions[0] {
 		t.Fatalf("positions %+v %v", got, err)
 	}
-	read(ReplData)
+	read(TypeData)
 	if d, err := DecodeData(f.Fields); err != nil || d.HighWatermark != 50 || string(f.Batches) != string(batches) {
 		t.Fatalf("data %+v %q %v", d, f.Batches, err)
 	}
-	read(ReplAck)
+	read(TypeAck)
 	if p, err := DecodePartitionOffset(f.Fields); err != nil || p.Offset != 50 {
 		t.Fatalf("ack %+v %v", p, err)
 	}
 }
 
 func TestReplicationFrameCorruption(t *testing.T) {
-	var e ReplEncoder
-	frame := append([]byte(nil), e.Positions([]ReplPosition{{Partition: 3, Offset: 9}})...)
+	var e Encoder
+	frame := append([]byte(nil), e.Positions([]Position{{Partition: 3, Offset: 9}})...)
 	for i := 4; i < len(frame); i++ {
 		bad := append([]byte(nil), frame...)
 		bad[i] ^= 0x40
-		if _, _, err := ReadReplFrame(bytes.NewReader(bad), nil); !errors.Is(err, ErrReplFrame) {
+		if _, _, err := ReadFrame(bytes.NewReader(bad), nil); !errors.Is(err, ErrFrame) {
 			t.Fatalf("flipped byte %d: %v", i, err)
 		}
 	}
 	huge := []byte{0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0, 1}
-	if _, _, err := ReadReplFrame(bytes.NewReader(huge), nil); !errors.Is(err, ErrReplFrame) {
+	if _, _, err := ReadFrame(bytes.NewReader(huge), nil); !errors.Is(err, ErrFrame) {
 		t.Fatalf("huge length: %v", err)
 	}
 }
@@ -71,24 +71,24 @@ func TestReplicationFrameCorruption(t *testing.T) {
 // FuzzReplicationFrame: arbitrary bytes on the replication port are a
 // clean error, never a panic or an allocation beyond the frame cap.
 func FuzzReplicationFrame(f *testing.F) {
-	var e ReplEncoder
-	f.Add(append([]byte(nil), e.Hello(ReplHelloFields{Version: 1, ClusterID: "x"})...))
-	f.Add(append([]byte(nil), e.Metadata([]ReplTopic{{Name: "t", Partitions: 1, Configs: map[string]string{"k": "v"}}})...))
-	f.Add(append([]byte(nil), e.Positions([]ReplPosition{{Offset: 1}})...))
-	f.Add(append(append([]byte(nil), e.DataHeader(ReplDataFields{BatchesLength: 3})...), 1, 2, 3))
+	var e Encoder
+	f.Add(append([]byte(nil), e.Hello(Hello{Version: 1, ClusterID: "x"})...))
+	f.Add(append([]byte(nil), e.Metadata([]Topic{{Name: "t", Partitions: 1, Configs: map[string]string{"k": "v"}}})...))
+	f.Add(append([]byte(nil), e.Positions([]Position{{Offset: 1}})...))
+	f.Add(append(append([]byte(nil), e.DataHeader(DataFields{BatchesLength: 3})...), 1, 2, 3))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		frame, _, err := ReadReplFrame(bytes.NewReader(b), nil)
+		frame, _, err := ReadFrame(bytes.NewReader(b), nil)
 		if err != nil {
 			return
 		}
 		switch frame.Type {
-		case ReplHello:
+		case TypeHello:
 			DecodeHello(frame.Fields)
-		case ReplMetadata:
+		case TypeMetadata:
 			DecodeMetadata(frame.Fields)
-		case ReplPositions:
+		case TypePositions:
 			DecodePositions(frame.Fields)
-		case ReplData:
+		case TypeData:
 			DecodeData(frame.Fields)
 		default:
 			DecodePartitionOffset(frame.Fields)

@@ -3,7 +3,7 @@ package replica
 // Replication to a hot standby, both ends of the connection (the frames
 // are frames.go's):
 //
-//   - ReplicationLeader serves standbys on replication.listener: after the
+//   - Leader serves standbys on replication.listener: after the
 //     hellos it sends its topics (Metadata, again whenever they change),
 //     takes the standby's positions, answers a position whose last epoch
 //     ended earlier on the leader with a Truncate (the standby's log
@@ -36,15 +36,14 @@ import (
 
 // Replication limits.
 const (
-	replDataBytesMax   = 1 << 20 // batches per Data frame
-	replIdleWait       = 100 * time.Millisecond
-	replReconnectPause = 500 * time.Millisecond
-	replHandshakeWait  = 10 * time.Second
-	replHeartbeat      = 250 * time.Millisecond // idle partitions
+	dataBytesMax      = 1 << 20 // batches per Data frame
+	reconnectPause    = 500 * time.Millisecond
+	handshakeWait     = 10 * time.Second
+	heartbeatInterval = 250 * time.Millisecond // idle partitions
 )
 
-// ReplicationConfig describes this node to its peer.
-type ReplicationConfig struct {
+// Config describes this node to its peer.
+type Config struct {
 	NodeID    int32
 	ClusterID string
 	Host      string // advertised Kafka listener
@@ -63,27 +62,27 @@ type ReplicationConfig struct {
 	ThrottleBytes int64
 }
 
-func (c ReplicationConfig) hello() ReplHelloFields {
-	return ReplHelloFields{Version: ReplicationVersion, NodeID: c.NodeID, ClusterID: c.ClusterID, Epoch: c.Cluster.Epoch(), Host: c.Host, Port: c.Port}
+func (c Config) hello() Hello {
+	return Hello{Version: Version, NodeID: c.NodeID, ClusterID: c.ClusterID, Epoch: c.Cluster.Epoch(), Host: c.Host, Port: c.Port}
 }
 
 // Fence sends a hello with this node's (newer) epoch to an old leader's
 // replication listener: a leader that hears of a newer epoch stops taking
 // writes. Best effort: a dead or unreachable leader is not fenced (and
 // cannot acknowledge writes with acks=all while min.insync.replicas=2).
-func Fence(cfg ReplicationConfig, addr string, timeout time.Duration) error {
+func Fence(cfg Config, addr string, timeout time.Duration) error {
 	conn, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(timeout))
-	var enc ReplEncoder
+	var enc Encoder
 	if _, err := conn.Write(enc.Hello(cfg.hello())); err != nil {
 		return err
 	}
 	// The old leader fences itself and closes; wait for that.
-	_, _, err = ReadReplFrame(conn, nil)
+	_, _, err = ReadFrame(conn, nil)
 	if err == nil {
 		return errors.New("the old leader answered instead of fencing itself")
 	}
@@ -100,9 +99,9 @@ type StandbyStatus struct {
 	CaughtUpAgo time.Duration // -1: never
 }
 
-// ReplicationLeader serves standbys.
-type ReplicationLeader struct {
-	cfg ReplicationConfig
+// Leader serves standbys.
+type Leader struct {
+	cfg Config
 
 	mu        sync.Mutex
 	listener  net.Listener
@@ -114,7 +113,7 @@ type ReplicationLeader struct {
 }
 
 // followerState is the standby's replica of one partition, as the leader
-// sees it. Guarded by ReplicationLeader.mu.
+// sees it. Guarded by Leader.mu.
 type followerState struct {
 	log          *engine.Log
 	acked        engine.Offset
@@ -130,17 +129,17 @@ type catchUpMark struct {
 	at   time.Time
 }
 
-// NewReplicationLeader makes a leader for cfg's cluster.
-func NewReplicationLeader(cfg ReplicationConfig) *ReplicationLeader {
+// NewLeader makes a leader for cfg's cluster.
+func NewLeader(cfg Config) *Leader {
 	if cfg.LagMax <= 0 {
 		cfg.LagMax = 30 * time.Second
 	}
-	return &ReplicationLeader{cfg: cfg, sessions: map[*leaderSession]struct{}{}, followers: map[partitionKey]*followerState{}, stop: make(chan struct{})}
+	return &Leader{cfg: cfg, sessions: map[*leaderSession]struct{}{}, followers: map[partitionKey]*followerState{}, stop: make(chan struct{})}
 }
 
 // follower finds or makes the state of a partition's replica, with the
 // partition's current log. Under l.mu.
-func (l *ReplicationLeader) follower(key partitionKey) *followerState {
+func (l *Leader) follower(key partitionKey) *followerState {
 	t, ok := l.cfg.Cluster.Topic(key.topic)
 	if !ok || int(key.partition) >= len(t.Partitions) {
 		return nil
@@ -156,7 +155,7 @@ func (l *ReplicationLeader) follower(key partitionKey) *followerState {
 
 // sent records a Data frame that ended at the log end offset it was read
 // at.
-func (l *ReplicationLeader) sent(key partitionKey, next engine.Offset, at time.Time) {
+func (l *Leader) sent(key partitionKey, next engine.Offset, at time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if st := l.follower(key); st != nil {
@@ -169,7 +168,7 @@ func (l *ReplicationLeader) sent(key partitionKey, next engine.Offset, at time.T
 
 // acked takes the standby's durable log end offset for a partition: it may
 // make the standby in sync, and moves the high watermark.
-func (l *ReplicationLeader) acked(key partitionKey, offset engine.Offset) {
+func (l *Leader) acked(key partitionKey, offset engine.Offset) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	st := l.follower(key)
@@ -201,7 +200,7 @@ func (l *ReplicationLeader) acked(key partitionKey, offset engine.Offset) {
 
 // checkLag drops from the in-sync set every replica that has not caught
 // up for LagMax.
-func (l *ReplicationLeader) checkLag(now time.Time) {
+func (l *Leader) checkLag(now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for key, st := range l.followers {
@@ -216,7 +215,7 @@ func (l *ReplicationLeader) checkLag(now time.Time) {
 	}
 }
 
-func (l *ReplicationLeader) lagLoop() {
+func (l *Leader) lagLoop() {
 	ticker := time.NewTicker(100 * time.Millisecond)
 	defer ticker.Stop()
 	for {
@@ -230,7 +229,7 @@ func (l *ReplicationLeader) lagLoop() {
 }
 
 // Serve accepts standbys until Close.
-func (l *ReplicationLeader) Serve(listener net.Listener) error {
+func (l *Leader) Serve(listener net.Listener) error {
 	l.mu.Lock()
 	l.listener = listener
 	l.mu.Unlock()
@@ -268,7 +267,7 @@ func (l *ReplicationLeader) Serve(listener net.Listener) error {
 }
 
 // Close stops accepting and ends every session.
-func (l *ReplicationLeader) Close() {
+func (l *Leader) Close() {
 	l.mu.Lock()
 	if !l.closed {
 		close(l.stop)
@@ -286,7 +285,7 @@ func (l *ReplicationLeader) Close() {
 
 // Status lists, per partition the standby has acked, how far it is and
 // whether it is in sync.
-func (l *ReplicationLeader) Status() []StandbyStatus {
+func (l *Leader) Status() []StandbyStatus {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []StandbyStatus
@@ -320,7 +319,7 @@ type standbyPosition struct {
 }
 
 type leaderSession struct {
-	leader      *ReplicationLeader
+	leader      *Leader
 	conn        net.Conn
 	standbyNode int32
 
@@ -333,13 +332,13 @@ func (s *leaderSession) run() error {
 	defer s.conn.Close()
 	s.fresh = make(chan struct{}, 1)
 	cfg := s.leader.cfg
-	s.conn.SetDeadline(time.Now().Add(replHandshakeWait))
+	s.conn.SetDeadline(time.Now().Add(handshakeWait))
 	hello, err := readHello(s.conn)
 	if err != nil {
 		return err
 	}
-	if hello.Version != ReplicationVersion {
-		return fmt.Errorf("standby speaks replication v%d, this leader v%d", hello.Version, ReplicationVersion)
+	if hello.Version != Version {
+		return fmt.Errorf("standby speaks replication v%d, this leader v%d", hello.Version, Version)
 	}
 	if hello.Epoch > cfg.Cluster.Epoch() {
 		// Another node leads in a newer epoch (it was promoted): stop
@@ -352,7 +351,7 @@ func (s *leaderSession) run() error {
 		return errors.New("this node is fenced or a standby; it serves no standby")
 	}
 	s.standbyNode = hello.NodeID
-	var enc ReplEncoder
+	var enc Encoder
 	if _, err := s.conn.Write(enc.Hello(cfg.hello())); err != nil {
 		return err
 	}
@@ -375,13 +374,13 @@ func (s *leaderSession) run() error {
 func (s *leaderSession) readLoop() error {
 	var buf []byte
 	for {
-		frame, b, err := ReadReplFrame(s.conn, buf)
+		frame, b, err := ReadFrame(s.conn, buf)
 		buf = b
 		if err != nil {
 			return err
 		}
 		switch frame.Type {
-		case ReplPositions:
+		case TypePositions:
 			positions, err := DecodePositions(frame.Fields)
 			if err != nil {
 				return err
@@ -406,7 +405,7 @@ func (s *leaderSession) readLoop() error {
 			case s.fresh <- struct{}{}:
 			default:
 			}
-		case ReplAck:
+		case TypeAck:
 			ack, err := DecodePartitionOffset(frame.Fields)
 			if err != nil {
 				return err
@@ -415,7 +414,7 @@ func (s *leaderSession) readLoop() error {
 				s.leader.acked(partitionKey{t.Name, ack.Partition}, engine.Offset(ack.Offset))
 			}
 		default:
-			return fmt.Errorf("%w: unexpected type %d from a standby", ErrReplFrame, frame.Type)
+			return fmt.Errorf("%w: unexpected type %d from a standby", ErrFrame, frame.Type)
 		}
 	}
 }
@@ -424,7 +423,7 @@ func (s *leaderSession) readLoop() error {
 // agrees with: its log end offset, cut to where the leader's history of
 // the standby's last epoch ends (a diverged tail is not a replica). -1 for
 // an unknown partition.
-func (s *leaderSession) endForEpoch(t *meta.Topic, p ReplPosition) engine.Offset {
+func (s *leaderSession) endForEpoch(t *meta.Topic, p Position) engine.Offset {
 	if p.Partition < 0 || int(p.Partition) >= len(t.Partitions) {
 		return -1
 	}
@@ -456,7 +455,7 @@ func topicsSignature(topics []*meta.Topic) string {
 	return sig
 }
 
-func (s *leaderSession) sendLoop(ctx context.Context, enc *ReplEncoder) error {
+func (s *leaderSession) sendLoop(ctx context.Context, enc *Encoder) error {
 	cluster := s.leader.cfg.Cluster
 	signature := ""
 	var buf []byte
@@ -465,9 +464,9 @@ func (s *leaderSession) sendLoop(ctx context.Context, enc *ReplEncoder) error {
 		topics := cluster.Topics()
 		if sig := topicsSignature(topics); sig != signature {
 			signature = sig
-			list := make([]ReplTopic, 0, len(topics))
+			list := make([]Topic, 0, len(topics))
 			for _, t := range topics {
-				list = append(list, ReplTopic{Name: t.Name, ID: t.ID, Partitions: int32(len(t.Partitions)), Configs: t.Configs})
+				list = append(list, Topic{Name: t.Name, ID: t.ID, Partitions: int32(len(t.Partitions)), Configs: t.Configs})
 			}
 			if _, err := s.conn.Write(enc.Metadata(list)); err != nil {
 				return err
@@ -498,7 +497,7 @@ func (s *leaderSession) sendLoop(ctx context.Context, enc *ReplEncoder) error {
 				if pos.lastEpoch >= 0 && pos.next > 0 {
 					_, end := p.Log.EndOffsetForEpoch(pos.lastEpoch)
 					if end >= 0 && end < pos.next {
-						if _, err := s.conn.Write(enc.PartitionOffset(ReplTruncate, ReplPartitionOffset{TopicID: t.ID, Partition: key.partition, Offset: int64(end)})); err != nil {
+						if _, err := s.conn.Write(enc.PartitionOffset(TypeTruncate, PartitionOffset{TopicID: t.ID, Partition: key.partition, Offset: int64(end)})); err != nil {
 							return err
 						}
 						pos.next = end
@@ -507,10 +506,10 @@ func (s *leaderSession) sendLoop(ctx context.Context, enc *ReplEncoder) error {
 			}
 			waitOn = append(waitOn, p.Log.LogEndOffsetChanged())
 			if end := p.Log.LogEndOffset(); pos.next >= end {
-				if time.Since(pos.heartbeat) >= replHeartbeat && pos.next == end {
+				if time.Since(pos.heartbeat) >= heartbeatInterval && pos.next == end {
 					// Nothing to send: tell the standby it is caught up.
 					pos.heartbeat = time.Now()
-					if _, err := s.conn.Write(enc.DataHeader(ReplDataFields{TopicID: t.ID, Partition: key.partition, HighWatermark: int64(p.Log.HighWatermark()), LogStartOffset: int64(p.Log.LogStartOffset()), LogEndOffset: int64(end)})); err != nil {
+					if _, err := s.conn.Write(enc.DataHeader(DataFields{TopicID: t.ID, Partition: key.partition, HighWatermark: int64(p.Log.HighWatermark()), LogStartOffset: int64(p.Log.LogStartOffset()), LogEndOffset: int64(end)})); err != nil {
 						return err
 					}
 				}
@@ -525,7 +524,7 @@ func (s *leaderSession) sendLoop(ctx context.Context, enc *ReplEncoder) error {
 				s.leader.cfg.Logger.Info("standby behind the log start offset; resetting it", "topic", key.topic, "partition", key.partition, "standby_end", pos.next, "log_start_offset", start)
 				pos.next, reset = start, true
 			}
-			err := p.Log.Read(pos.next, replDataBytesMax, true, engine.ReadReplica, &result)
+			err := p.Log.Read(pos.next, dataBytesMax, true, engine.ReadReplica, &result)
 			if err != nil {
 				// Past our end (the standby is ahead and its last epoch
 				// did not reveal it): the partition stays where it is.
@@ -557,7 +556,7 @@ func (s *leaderSession) sendLoop(ctx context.Context, enc *ReplEncoder) error {
 					return err
 				}
 				if h.BaseOffset > standbyEnd {
-					if _, err := s.conn.Write(enc.PartitionOffset(ReplReset, ReplPartitionOffset{TopicID: t.ID, Partition: key.partition, Offset: int64(h.BaseOffset)})); err != nil {
+					if _, err := s.conn.Write(enc.PartitionOffset(TypeReset, PartitionOffset{TopicID: t.ID, Partition: key.partition, Offset: int64(h.BaseOffset)})); err != nil {
 						result.Release()
 						return err
 					}
@@ -565,7 +564,7 @@ func (s *leaderSession) sendLoop(ctx context.Context, enc *ReplEncoder) error {
 				// (Otherwise the first batch still continues the standby's
 				// log: it is sent as is.)
 			}
-			header := enc.DataHeader(ReplDataFields{TopicID: t.ID, Partition: key.partition, HighWatermark: int64(hw), LogStartOffset: int64(start), LogEndOffset: int64(p.Log.LogEndOffset()), BatchesLength: int32(length)})
+			header := enc.DataHeader(DataFields{TopicID: t.ID, Partition: key.partition, HighWatermark: int64(hw), LogStartOffset: int64(start), LogEndOffset: int64(p.Log.LogEndOffset()), BatchesLength: int32(length)})
 			if _, err := s.conn.Write(header); err != nil {
 				result.Release()
 				return err
@@ -599,19 +598,19 @@ func (s *leaderSession) sendLoop(ctx context.Context, enc *ReplEncoder) error {
 		if sent {
 			continue
 		}
-		waitAny(ctx, waitOn, s.fresh, replHeartbeat)
+		waitAny(ctx, waitOn, s.fresh, heartbeatInterval)
 	}
 	return ctx.Err()
 }
 
 // readHello reads the peer's first frame, which must be a Hello.
-func readHello(conn net.Conn) (ReplHelloFields, error) {
-	frame, _, err := ReadReplFrame(conn, nil)
+func readHello(conn net.Conn) (Hello, error) {
+	frame, _, err := ReadFrame(conn, nil)
 	if err != nil {
-		return ReplHelloFields{}, err
+		return Hello{}, err
 	}
-	if frame.Type != ReplHello {
-		return ReplHelloFields{}, fmt.Errorf("%w: expected hello, got type %d", ErrReplFrame, frame.Type)
+	if frame.Type != TypeHello {
+		return Hello{}, fmt.Errorf("%w: expected hello, got type %d", ErrFrame, frame.Type)
 	}
 	return DecodeHello(frame.Fields)
 }
@@ -634,11 +633,11 @@ func waitAny(ctx context.Context, chans []<-chan struct{}, fresh chan struct{}, 
 
 // Standby follows a leader.
 type Standby struct {
-	cfg    ReplicationConfig
+	cfg    Config
 	leader string // host:port of the leader's replication listener
 
 	mu         sync.Mutex
-	leaderInfo ReplHelloFields
+	leaderInfo Hello
 	connected  bool
 	conn       net.Conn
 	stop       chan struct{}
@@ -685,13 +684,13 @@ func (s *Standby) Progress() []PartitionLag {
 }
 
 // NewStandby makes a standby of the leader at addr.
-func NewStandby(cfg ReplicationConfig, addr string) *Standby {
+func NewStandby(cfg Config, addr string) *Standby {
 	return &Standby{cfg: cfg, leader: addr, stop: make(chan struct{}), done: make(chan struct{}), caughtUp: map[partitionKey]standbyProgress{}}
 }
 
 // Leader is what the leader said of itself in its hello (zero before the
 // first connection).
-func (s *Standby) Leader() (ReplHelloFields, bool) {
+func (s *Standby) Leader() (Hello, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.leaderInfo, s.connected
@@ -714,7 +713,7 @@ func (s *Standby) Run() {
 		select {
 		case <-s.stop:
 			return
-		case <-time.After(replReconnectPause):
+		case <-time.After(reconnectPause):
 		}
 	}
 }
@@ -735,7 +734,7 @@ func (s *Standby) Close() {
 }
 
 func (s *Standby) session() error {
-	conn, err := net.DialTimeout("tcp", s.leader, replHandshakeWait)
+	conn, err := net.DialTimeout("tcp", s.leader, handshakeWait)
 	if err != nil {
 		return err
 	}
@@ -749,8 +748,8 @@ func (s *Standby) session() error {
 	}
 	s.conn = conn
 	s.mu.Unlock()
-	var enc ReplEncoder
-	conn.SetDeadline(time.Now().Add(replHandshakeWait))
+	var enc Encoder
+	conn.SetDeadline(time.Now().Add(handshakeWait))
 	if _, err := conn.Write(enc.Hello(s.cfg.hello())); err != nil {
 		return err
 	}
@@ -759,7 +758,7 @@ func (s *Standby) session() error {
 		return err
 	}
 	conn.SetDeadline(time.Time{})
-	var frame ReplFrame
+	var frame Frame
 	var buf []byte
 	switch own := s.cfg.Cluster.Epoch(); {
 	case hello.Epoch < own:
@@ -775,12 +774,12 @@ func (s *Standby) session() error {
 	s.cfg.Logger.Info("following leader", "leader", s.leader, "node", hello.NodeID)
 	cluster := s.cfg.Cluster
 	for {
-		frame, buf, err = ReadReplFrame(conn, buf)
+		frame, buf, err = ReadFrame(conn, buf)
 		if err != nil {
 			return err
 		}
 		switch frame.Type {
-		case ReplMetadata:
+		case TypeMetadata:
 			topics, err := DecodeMetadata(frame.Fields)
 			if err != nil {
 				return err
@@ -792,20 +791,20 @@ func (s *Standby) session() error {
 			if _, err := cluster.Mirror(mirror); err != nil {
 				return err
 			}
-			var positions []ReplPosition
+			var positions []Position
 			for _, t := range cluster.Topics() {
 				for _, p := range t.Partitions {
 					lastEpoch := int32(-1)
 					if history := p.Log.EpochHistory(); len(history) > 0 {
 						lastEpoch = history[len(history)-1].Epoch
 					}
-					positions = append(positions, ReplPosition{TopicID: t.ID, Partition: p.Index, Offset: int64(p.Log.LogEndOffset()), LastEpoch: lastEpoch})
+					positions = append(positions, Position{TopicID: t.ID, Partition: p.Index, Offset: int64(p.Log.LogEndOffset()), LastEpoch: lastEpoch})
 				}
 			}
 			if _, err := conn.Write(enc.Positions(positions)); err != nil {
 				return err
 			}
-		case ReplData:
+		case TypeData:
 			d, err := DecodeData(frame.Fields)
 			if err != nil {
 				return err
@@ -841,15 +840,15 @@ func (s *Standby) session() error {
 					}
 				})
 			}
-			ack := ReplPartitionOffset{TopicID: d.TopicID, Partition: d.Partition, Offset: int64(p.Log.DurableOffset())}
+			ack := PartitionOffset{TopicID: d.TopicID, Partition: d.Partition, Offset: int64(p.Log.DurableOffset())}
 			if p.Log.Config().FlushPolicy == engine.FlushInterval {
 				ack.Offset = int64(p.Log.LogEndOffset())
 			}
-			if _, err := conn.Write(enc.PartitionOffset(ReplAck, ack)); err != nil {
+			if _, err := conn.Write(enc.PartitionOffset(TypeAck, ack)); err != nil {
 				return err
 			}
 			s.progress(p, engine.Offset(d.LogEndOffset))
-		case ReplReset:
+		case TypeReset:
 			r, err := DecodePartitionOffset(frame.Fields)
 			if err != nil {
 				return err
@@ -866,7 +865,7 @@ func (s *Standby) session() error {
 				return resetErr
 			}
 			s.cfg.Logger.Warn("standby was behind its leader's log start; restarted the partition there", "topic", p.Topic, "partition", p.Index, "offset", r.Offset)
-		case ReplTruncate:
+		case TypeTruncate:
 			t, err := DecodePartitionOffset(frame.Fields)
 			if err != nil {
 				return err
@@ -884,7 +883,7 @@ func (s *Standby) session() error {
 			}
 			s.cfg.Logger.Warn("standby log diverged from the leader's; truncated", "topic", p.Topic, "partition", p.Index, "offset", t.Offset)
 		default:
-			return fmt.Errorf("%w: unexpected type %d from the leader", ErrReplFrame, frame.Type)
+			return fmt.Errorf("%w: unexpected type %d from the leader", ErrFrame, frame.Type)
 		}
 	}
 }
@@ -906,7 +905,7 @@ func (s *Standby) progress(p *meta.Partition, leaderEnd engine.Offset) {
 func (s *Standby) partition(id [16]byte, index int32) (*meta.Partition, error) {
 	t, ok := s.cfg.Cluster.TopicByID(id)
 	if !ok || index < 0 || int(index) >= len(t.Partitions) {
-		return nil, fmt.Errorf("%w: unknown partition %x/%d", ErrReplFrame, id, index)
+		return nil, fmt.Errorf("%w: unknown partition %x/%d", ErrFrame, id, index)
 	}
 	return t.Partitions[index], nil
 }
