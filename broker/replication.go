@@ -28,75 +28,19 @@ func (b *Broker) serveReplication() error {
 	return nil
 }
 
-// PromoteReport is what a promotion did, or why it refused.
-type PromoteReport struct {
-	Promoted bool   `json:"promoted"`
-	Epoch    int32  `json:"epoch"`
-	Refused  string `json:"refused,omitempty"`
-	Fenced   string `json:"fenced_old_leader"`
-	// MayLose is, per partition the standby was behind in, how many
-	// offsets the old leader had that this node lacks (as last heard).
-	MayLose map[string]int64 `json:"may_lose,omitempty"`
-}
-
-// promote makes this standby the leader: a new leader epoch, writes and
-// the group coordinator on, the replication listener open. It refuses when
-// any partition has not been caught up within replica.lag.time.max.ms
-// (the old leader may have taken writes alone since) unless unclean.
-func (b *Broker) promote(unclean bool) (PromoteReport, error) {
+// promote makes this standby the leader (replica.Standby.Promote: a new
+// leader epoch, the old leader fenced, client writes on), then starts what
+// a leader runs: the group coordinator and the replication listener.
+func (b *Broker) promote(unclean bool) (replica.PromoteReport, error) {
 	b.promoteMu.Lock()
 	defer b.promoteMu.Unlock()
-	var report PromoteReport
-	if b.standby == nil || !b.cluster.Follower() {
-		return report, errors.New("this node is not a standby")
+	if b.standby == nil {
+		return replica.PromoteReport{}, errors.New("this node is not a standby")
 	}
-	lagMax := b.replCfg.LagMax
-	report.MayLose = map[string]int64{}
-	stale := ""
-	for _, p := range b.standby.Progress() {
-		name := fmt.Sprintf("%s-%d", p.Topic, p.Partition)
-		if p.LeaderEnd > p.End {
-			report.MayLose[name] = p.LeaderEnd - p.End
-		}
-		// The leader drops this node from its in-sync set only
-		// replica.lag.time.max.ms after this node was last caught up;
-		// after that it may have taken writes alone.
-		if (p.CaughtUpAgo < 0 || p.CaughtUpAgo > lagMax) && stale == "" {
-			ago := "never"
-			if p.CaughtUpAgo >= 0 {
-				ago = p.CaughtUpAgo.Round(time.Millisecond).String() + " ago"
-			}
-			stale = fmt.Sprintf("%s was last caught up %s, longer than replica.lag.time.max.ms %v", name, ago, lagMax)
-			if b.minInsyncReplicas(p.Topic) >= 2 {
-				stale += " (with min.insync.replicas 2 every acks=all write is here; only acks=0/1 writes may be missing)"
-			} else {
-				stale += " (with min.insync.replicas 1 the old leader may have acknowledged acks=all writes alone)"
-			}
-		}
-	}
-	if stale != "" && !unclean {
-		report.Refused = "not in sync: " + stale + "; promote with --unclean to accept that loss"
-		return report, nil
-	}
-	leader, _ := b.standby.Leader()
-	b.standby.Close()
-	epoch := max(b.cluster.Epoch(), leader.Epoch) + 1
-	if err := b.cluster.SetEpoch(epoch); err != nil {
+	report, err := b.standby.Promote(unclean, b.minInsyncReplicas)
+	if err != nil || !report.Promoted {
 		return report, err
 	}
-	if err := replica.Fence(b.replCfg, b.standbyOf, time.Second); err != nil {
-		report.Fenced = "not reached: " + err.Error()
-	} else {
-		report.Fenced = "fenced"
-	}
-	for _, t := range b.cluster.Topics() {
-		for _, p := range t.Partitions {
-			// The leader's high watermark bounded ours; now ours is the
-			// log end until a standby of our own is in sync.
-			p.Log.SetFollower(false, 0)
-		}
-	}
-	b.cluster.SetFollower(false)
 	groups, err := openGroups(b.props, b.cluster, b.logger)
 	if err != nil {
 		return report, err
@@ -108,8 +52,7 @@ func (b *Broker) promote(unclean bool) (PromoteReport, error) {
 			return report, err
 		}
 	}
-	report.Promoted, report.Epoch = true, epoch
-	b.logger.Warn("PROMOTED: this node now leads", "epoch", epoch, "unclean", unclean, "old_leader", report.Fenced, "may_lose", report.MayLose)
+	b.logger.Warn("PROMOTED: this node now leads", "epoch", report.Epoch, "unclean", unclean, "old_leader", report.Fenced, "may_lose", report.MayLose)
 	return report, nil
 }
 
