@@ -177,7 +177,7 @@ func Start(props Properties, logger *slog.Logger) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	cluster, err := clusterID(dataDir)
+	cluster, err := meta.ClusterID(dataDir)
 	if err != nil {
 		return nil, err
 	}

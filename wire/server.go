@@ -41,7 +41,6 @@ type Config struct {
 type Server struct {
 	cfg    Config
 	logger *slog.Logger
-	ids    *producerIDs
 	groups atomic.Pointer[group.Coordinator] // nil on a standby
 	// sessions are the fetch sessions (KIP-227), shared by every
 	// connection: a session is not bound to the connection that made it.
@@ -59,11 +58,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	ids, err := openProducerIDs(cfg.Cluster.DataDir())
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{cfg: cfg, logger: cfg.Logger, ids: ids, sessions: newFetchSessionCache(cfg.FetchSessionCacheSlots)}
+	s := &Server{cfg: cfg, logger: cfg.Logger, sessions: newFetchSessionCache(cfg.FetchSessionCacheSlots)}
 	if cfg.Groups != nil {
 		s.groups.Store(cfg.Groups)
 	}

@@ -1,13 +1,18 @@
-// Package meta holds the cluster's metadata: topics, their partitions,
-// configs and topic IDs, kept in the metadata log (metalog.go) so they
-// survive restart and can later be replicated; and the registry through
-// which the protocol layer finds a partition's log and shard.
+// Package meta holds the cluster's metadata and the broker's own files:
+// topics, their partitions, configs and topic IDs, kept in the metadata
+// log (metalog.go) so they survive restart and replicate to a standby
+// (mirror.go); the registry through which the protocol layer finds a
+// partition's log and shard (cluster.go); the cluster id and the producer
+// id blocks (brokerfiles.go, which tables every broker file of the data
+// directory); and the background loops, retention and the log cleaner
+// (loops.go).
 //
 // Ownership: changes (create, delete, alter) serialize on the Cluster's
 // mutex and publish a new immutable topic map with an atomic store; readers
 // (Topic, TopicByID, Topics) never lock. Each partition's log belongs to
 // its shard: the Cluster opens, reconfigures and closes logs through
-// Shard.Do.
+// Shard.Do. NextProducerID may be called from any goroutine (its own
+// lock).
 package meta
 
 import (
@@ -126,6 +131,8 @@ type Cluster struct {
 
 	mu  sync.Mutex // serializes changes
 	log *metaLog
+	// producerIDs hands out producer ids (brokerfiles.go); its own lock.
+	producerIDs *producerIDs
 
 	// follower: a standby mirrors its leader's topics (Mirror); changes
 	// from clients are refused with ErrFollower.
@@ -166,6 +173,9 @@ func Open(cfg Config) (*Cluster, error) {
 	}
 	c := &Cluster{cfg: cfg, logger: cfg.Logger, stop: make(chan struct{}), done: make(chan struct{}), cleanerDone: make(chan struct{}), cleanNow: make(chan chan struct{})}
 	var err error
+	if c.producerIDs, err = openProducerIDs(cfg.DataDir); err != nil {
+		return nil, err
+	}
 	c.log, c.state, err = openMetaLog(filepath.Join(cfg.DataDir, metadataDirName), func(msg string, args ...any) { c.logger.Warn(msg, args...) })
 	if err != nil {
 		return nil, err
@@ -667,111 +677,4 @@ func (c *Cluster) closeTopics(maps *topicMaps) []error {
 		}
 	}
 	return errs
-}
-
-// retentionLoop applies retention to every partition on its shard.
-func (c *Cluster) retentionLoop() {
-	defer close(c.done)
-	ticker := time.NewTicker(c.cfg.RetentionCheckInterval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-c.stop:
-			return
-		case <-ticker.C:
-			for _, t := range c.Topics() {
-				for _, p := range t.Partitions {
-					var deleted int
-					var err error
-					p.Shard.Do(func() { deleted, err = p.Log.ApplyRetention() })
-					if err != nil {
-						c.logger.Warn("retention", "topic", t.Name, "partition", p.Index, "error", err)
-					} else if deleted > 0 {
-						c.logger.Info("retention deleted segments", "topic", t.Name, "partition", p.Index, "segments", deleted)
-					}
-				}
-			}
-		}
-	}
-}
-
-// cleanerLoop is the log cleaner: one goroutine that compacts the
-// partitions of every topic whose cleanup.policy has compact (not
-// __consumer_offsets, which its coordinator compacts by rewriting), each
-// when its dirty ratio reaches min.cleanable.dirty.ratio (engine.Clean).
-// After a round that cleaned nothing it sleeps log.cleaner.backoff.ms.
-func (c *Cluster) cleanerLoop() {
-	defer close(c.cleanerDone)
-	timer := time.NewTimer(c.cfg.CleanerBackoff)
-	defer timer.Stop()
-	for {
-		var answer chan struct{}
-		select {
-		case <-c.stop:
-			return
-		case answer = <-c.cleanNow:
-		case <-timer.C:
-		}
-		cleaned := false
-		if !c.cfg.CleanerDisabled || answer != nil {
-			cleaned = c.cleanRound(answer != nil)
-		}
-		if answer != nil {
-			close(answer)
-		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
-		if cleaned {
-			timer.Reset(0)
-		} else {
-			timer.Reset(c.cfg.CleanerBackoff)
-		}
-	}
-}
-
-// cleanRound runs a pass over each compacted partition that needs one (any
-// with dirty data when force) and reports whether one ran.
-func (c *Cluster) cleanRound(force bool) bool {
-	cleaned := false
-	for _, t := range c.Topics() {
-		if t.Internal || !c.LogConfigFor(t).Cleanup.Compact() {
-			continue
-		}
-		for _, p := range t.Partitions {
-			select {
-			case <-c.stop:
-				return false
-			default:
-			}
-			c.cleaning.Lock()
-			stats, ran, err := engine.Clean(p.Log, p.Shard, force, c.stop)
-			c.cleaning.Unlock()
-			switch {
-			case errors.Is(err, engine.ErrCleanAborted):
-				c.logger.Info("cleaning pass aborted: the log changed under it", "topic", t.Name, "partition", p.Index)
-			case err != nil:
-				c.logger.Warn("log cleaner", "topic", t.Name, "partition", p.Index, "error", err)
-			case ran:
-				cleaned = !force
-				c.logger.Info("log cleaned", "topic", t.Name, "partition", p.Index, "segments", stats.Segments, "bytes_read", stats.BytesRead, "bytes_written", stats.BytesWritten, "records_removed", stats.RecordsRemoved, "dirty_ratio", stats.DirtyRatio, "took", stats.Duration)
-			}
-		}
-	}
-	return cleaned
-}
-
-// CleanNow runs one cleaner round at once, cleaning every compacted
-// partition with anything dirty whatever its ratio (even with the cleaner
-// disabled), and returns when it is done. Tests and operators use it.
-func (c *Cluster) CleanNow() {
-	answer := make(chan struct{})
-	select {
-	case c.cleanNow <- answer:
-		<-answer
-	case <-c.stop:
-	}
 }
