@@ -36,7 +36,7 @@ test: ## the test command: lint, then every test with invariants on, storage pac
 	$(GO) test $(TESTFLAGS) -race -count=1 -timeout 20m ./index/ ./segment/ ./engine/... ./wire/ ./netio/ ./replica/ ./broker/ ./tools/...
 
 .PHONY: lint
-lint: ## gofmt, go vet, and the project's lint test (the import table of docs/ARCHITECTURE.md)
+lint: ## gofmt, go vet, and the project's lint tests (import table of docs/ARCHITECTURE.md, function length ratchet)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet $(LDFLAGS) $(PKGS)

@@ -1,5 +1,6 @@
 // Package lint holds the project's house rules as tests: the import table of
-// docs/ARCHITECTURE.md, and a few rules a reviewer should not have to repeat.
+// docs/ARCHITECTURE.md, a ratchet on function length (funclen_test.go), and
+// a few rules a reviewer should not have to repeat.
 package lint
 
 import (
