@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
-	"runtime"
-	"strings"
 	"sync"
 	"time"
 
@@ -72,199 +70,163 @@ func (b *Broker) ReplicationAddr() string {
 // Served receives the Kafka listener's error if it stops before Close.
 func (b *Broker) Served() <-chan error { return b.served }
 
-// Start starts everything the properties describe. The Kafka
-// listener's address is b.listener.Addr() (port 0 picks one).
+// Start starts everything the properties describe, in this order (and
+// Close stops them in reverse):
+//  1. read and check every property (settings);
+//  2. the shards, one goroutine each;
+//  3. storage: the metadata and every partition's log (recovered if the
+//     last stop was unclean), and on a leader the group coordinator;
+//  4. the Kafka listener, bound (port 0 picks one);
+//  5. the wire server and the connections' server behind the listener;
+//  6. replication: the leader's listener, or the standby's follower;
+//  7. the admin listener.
 func Start(props Properties, logger *slog.Logger) (*Broker, error) {
-	cfg, err := props.logConfig()
+	s, err := props.settings()
 	if err != nil {
 		return nil, err
 	}
-	cfg.Logger = logger
-	dataDir := strings.Split(props["log.dirs"], ",")[0]
-	if err := os.MkdirAll(dataDir, 0o755); err != nil {
-		return nil, err
-	}
-	b := &Broker{logger: logger, served: make(chan error, 1)}
+	s.log.Logger = logger
+	b := &Broker{logger: logger, served: make(chan error, 1), props: props, standbyOf: s.standbyOf, replAddr: s.replicationListener}
 	ok := false
 	defer func() {
 		if !ok {
 			b.Close()
 		}
 	}()
-
-	shardCount, err := props.int64("num.shards")
-	if err != nil {
+	b.startShards(s)
+	if err := b.openStorage(s); err != nil {
 		return nil, err
 	}
-	if shardCount <= 0 {
-		shardCount = int64(runtime.NumCPU())
-	}
-	pin := props["pin.cores"] == "true"
-	cpus, _ := linux.AllowedCPUs()
-	for i := 0; i < int(shardCount); i++ {
-		cpu := -1
-		if pin && len(cpus) > 0 {
-			cpu = cpus[i%len(cpus)]
-		}
-		shard := engine.NewShard(engine.ShardConfig{CPU: cpu, FlushInterval: cfg.FlushInterval})
-		if err := shard.PinError(); err != nil {
-			logger.Warn("could not pin shard", "shard", i, "cpu", cpu, "error", err)
-		}
-		b.shards = append(b.shards, shard)
-	}
-	probe := linux.ProbeIOUring()
-	logger.Info("io_uring probe", "available", probe.Available, "reason", probe.Reason)
-
-	numPartitions, err := props.int64("num.partitions")
-	if err != nil {
+	if err := b.listenKafka(&s); err != nil {
 		return nil, err
 	}
-	retentionCheck, err := props.int64("log.retention.check.interval.ms")
-	if err != nil {
+	if err := b.serveKafka(s); err != nil {
 		return nil, err
 	}
-	cleanerBackoff, err := props.int64("log.cleaner.backoff.ms")
-	if err != nil {
+	if err := b.startReplication(); err != nil {
 		return nil, err
 	}
-	if cleanerBackoff < 1 {
-		return nil, fmt.Errorf("log.cleaner.backoff.ms=%d: at least 1", cleanerBackoff)
-	}
-	if enable := props["log.cleaner.enable"]; enable != "true" && enable != "false" {
-		return nil, fmt.Errorf("log.cleaner.enable=%q: true or false", enable)
-	}
-	started := time.Now()
-	b.cluster, err = meta.Open(meta.Config{
-		DataDir:                dataDir,
-		Shards:                 b.shards,
-		Defaults:               cfg,
-		NumPartitions:          int32(numPartitions),
-		AutoCreate:             props["auto.create.topics.enable"] == "true",
-		RetentionCheckInterval: time.Duration(retentionCheck) * time.Millisecond,
-		CleanerDisabled:        props["log.cleaner.enable"] == "false",
-		CleanerBackoff:         time.Duration(cleanerBackoff) * time.Millisecond,
-		Logger:                 logger,
-	})
-	if err != nil {
-		return nil, err
-	}
-	logger.Info("storage open", "data", dataDir, "topics", len(b.cluster.Topics()), "shards", len(b.shards), "took", time.Since(started))
-	standbyOf, replAddr := props["standby.of"], props["replication.listener"]
-	b.props, b.standbyOf, b.replAddr = props, standbyOf, replAddr
-	if standbyOf != "" {
-		// A standby's topics and logs follow its leader's; it runs no
-		// group coordinator (its __consumer_offsets is the leader's).
-		b.cluster.SetFollower(true)
-	} else if b.groups, err = openGroups(props, b.cluster, logger); err != nil {
-		return nil, err
-	}
-
-	host, port, err := parseListener(props["listeners"])
-	if err != nil {
-		return nil, err
-	}
-	b.listener, err = net.Listen("tcp", net.JoinHostPort(host, fmt.Sprint(port)))
-	if err != nil {
-		return nil, fmt.Errorf("listeners: %w", err)
-	}
-	advertisedHost, advertisedPort := host, int32(b.listener.Addr().(*net.TCPAddr).Port)
-	if advertised := props["advertised.listeners"]; advertised != "" {
-		if advertisedHost, advertisedPort, err = parseListener(advertised); err != nil {
-			return nil, err
-		}
-	}
-	nodeID, err := props.int64("node.id")
-	if err != nil {
-		return nil, err
-	}
-	cluster, err := meta.ClusterID(dataDir)
-	if err != nil {
-		return nil, err
-	}
-	minISR, err := props.int64("min.insync.replicas")
-	if err != nil {
-		return nil, err
-	}
-	lagMax, err := props.int64("replica.lag.time.max.ms")
-	if err != nil {
-		return nil, err
-	}
-	throttle, err := props.int64("replication.throttle.bytes.per.second")
-	if err != nil {
-		return nil, err
-	}
-	sessionSlots, err := props.int64("max.incremental.fetch.session.cache.slots")
-	if err != nil {
-		return nil, err
-	}
-	if sessionSlots < 0 || sessionSlots > 1<<20 {
-		return nil, fmt.Errorf("max.incremental.fetch.session.cache.slots=%d: 0 to %d", sessionSlots, 1<<20)
-	}
-	fetchPath := netio.FetchSendfile
-	switch props["fetch.path"] {
-	case "sendfile":
-	case "copy":
-		fetchPath = netio.FetchCopy
-	default:
-		return nil, fmt.Errorf("fetch.path=%q: sendfile or copy", props["fetch.path"])
-	}
-	replCfg := replica.Config{NodeID: int32(nodeID), ClusterID: cluster, Host: advertisedHost, Port: advertisedPort, Cluster: b.cluster, Logger: logger, LagMax: time.Duration(lagMax) * time.Millisecond, ThrottleBytes: throttle, FetchPath: fetchPath}
-	wireCfg := wire.Config{
-		NodeID: int32(nodeID), Host: advertisedHost, Port: advertisedPort,
-		ClusterID: cluster, Cluster: b.cluster, Groups: b.groups, Logger: logger,
-		MinInsyncReplicas: int(minISR), FetchSessionCacheSlots: int(sessionSlots),
-	}
-	if standbyOf != "" {
-		b.standby = replica.NewStandby(replCfg, standbyOf)
-		wireCfg.Leader = func() (int32, string, int32, bool) {
-			hello, ok := b.standby.Leader()
-			return hello.NodeID, hello.Host, hello.Port, ok
-		}
-	}
-	handler, err := wire.NewServer(wireCfg)
-	if err != nil {
-		return nil, err
-	}
-	b.wire, b.replCfg = handler, replCfg
-	requestMax, err := props.int64("socket.request.max.bytes")
-	if err != nil {
-		return nil, err
-	}
-	idleMillis, err := props.int64("connections.max.idle.ms")
-	if err != nil {
-		return nil, err
-	}
-	requestTimeoutMillis, err := props.int64("socket.request.timeout.ms")
-	if err != nil {
-		return nil, err
-	}
-	b.kafka = netio.NewServer(netio.Config{
-		RequestBytesMax: requestMax,
-		IdleTimeout:     time.Duration(idleMillis) * time.Millisecond,
-		RequestTimeout:  time.Duration(requestTimeoutMillis) * time.Millisecond,
-		FetchPath:       fetchPath,
-		Logger:          logger,
-	}, handler)
-	go func() { b.served <- b.kafka.Serve(b.listener) }()
-	logger.Info("kafka listener", "address", b.listener.Addr().String(), "advertised", fmt.Sprintf("%s:%d", advertisedHost, advertisedPort), "cluster_id", cluster)
-
-	if replAddr != "" && standbyOf == "" {
-		// (A standby opens its replication listener when promoted.)
-		if err := b.serveReplication(); err != nil {
-			return nil, err
-		}
-	}
-	if b.standby != nil {
-		go b.standby.Run()
-		logger.Info("standby of", "leader", standbyOf)
-	}
-	if addr := props["admin.listener"]; addr != "" {
-		if err := b.startAdmin(addr); err != nil {
+	if s.adminListener != "" {
+		if err := b.startAdmin(s.adminListener); err != nil {
 			return nil, err
 		}
 	}
 	ok = true
 	return b, nil
+}
+
+// startShards starts the write-path shards, pinned to cores when asked.
+func (b *Broker) startShards(s settings) {
+	cpus, _ := linux.AllowedCPUs()
+	for i := range s.shards {
+		cpu := -1
+		if s.pinCores && len(cpus) > 0 {
+			cpu = cpus[i%len(cpus)]
+		}
+		shard := engine.NewShard(engine.ShardConfig{CPU: cpu, FlushInterval: s.log.FlushInterval})
+		if err := shard.PinError(); err != nil {
+			b.logger.Warn("could not pin shard", "shard", i, "cpu", cpu, "error", err)
+		}
+		b.shards = append(b.shards, shard)
+	}
+	probe := linux.ProbeIOUring()
+	b.logger.Info("io_uring probe", "available", probe.Available, "reason", probe.Reason)
+}
+
+// openStorage opens the metadata and the partitions' logs; a leader also
+// opens the group coordinator (a standby's __consumer_offsets is its
+// leader's, so it runs none until promoted).
+func (b *Broker) openStorage(s settings) error {
+	if err := os.MkdirAll(s.dataDir, 0o755); err != nil {
+		return err
+	}
+	started := time.Now()
+	var err error
+	b.cluster, err = meta.Open(meta.Config{
+		DataDir:                s.dataDir,
+		Shards:                 b.shards,
+		Defaults:               s.log,
+		NumPartitions:          s.numPartitions,
+		AutoCreate:             s.autoCreate,
+		RetentionCheckInterval: s.retentionCheck,
+		CleanerDisabled:        s.cleanerDisabled,
+		CleanerBackoff:         s.cleanerBackoff,
+		Logger:                 b.logger,
+	})
+	if err != nil {
+		return err
+	}
+	b.logger.Info("storage open", "data", s.dataDir, "topics", len(b.cluster.Topics()), "shards", len(b.shards), "took", time.Since(started))
+	if s.standbyOf != "" {
+		b.cluster.SetFollower(true)
+		return nil
+	}
+	b.groups, err = openGroups(b.props, b.cluster, b.logger)
+	return err
+}
+
+// listenKafka binds the Kafka listener; an advertised port of 0 becomes
+// the port it bound.
+func (b *Broker) listenKafka(s *settings) error {
+	var err error
+	b.listener, err = net.Listen("tcp", net.JoinHostPort(s.listenHost, fmt.Sprint(s.listenPort)))
+	if err != nil {
+		return fmt.Errorf("listeners: %w", err)
+	}
+	if s.advertisedPort == 0 {
+		s.advertisedPort = int32(b.listener.Addr().(*net.TCPAddr).Port)
+	}
+	return nil
+}
+
+// serveKafka builds the wire server (and, on a standby, the follower it
+// names as leader) and serves the Kafka listener with it.
+func (b *Broker) serveKafka(s settings) error {
+	clusterID, err := meta.ClusterID(s.dataDir)
+	if err != nil {
+		return err
+	}
+	b.replCfg = replica.Config{NodeID: s.nodeID, ClusterID: clusterID, Host: s.advertisedHost, Port: s.advertisedPort, Cluster: b.cluster, Logger: b.logger, LagMax: s.replicaLagMax, ThrottleBytes: s.throttleBytes, FetchPath: s.fetchPath}
+	wireCfg := wire.Config{
+		NodeID: s.nodeID, Host: s.advertisedHost, Port: s.advertisedPort,
+		ClusterID: clusterID, Cluster: b.cluster, Groups: b.groups, Logger: b.logger,
+		MinInsyncReplicas: s.minInsyncReplicas, FetchSessionCacheSlots: s.fetchSessionSlots,
+	}
+	if s.standbyOf != "" {
+		b.standby = replica.NewStandby(b.replCfg, s.standbyOf)
+		wireCfg.Leader = func() (int32, string, int32, bool) {
+			hello, ok := b.standby.Leader()
+			return hello.NodeID, hello.Host, hello.Port, ok
+		}
+	}
+	if b.wire, err = wire.NewServer(wireCfg); err != nil {
+		return err
+	}
+	b.kafka = netio.NewServer(netio.Config{
+		RequestBytesMax: s.requestBytesMax,
+		IdleTimeout:     s.idleTimeout,
+		RequestTimeout:  s.requestTimeout,
+		FetchPath:       s.fetchPath,
+		Logger:          b.logger,
+	}, b.wire)
+	go func() { b.served <- b.kafka.Serve(b.listener) }()
+	b.logger.Info("kafka listener", "address", b.listener.Addr().String(), "advertised", fmt.Sprintf("%s:%d", s.advertisedHost, s.advertisedPort), "cluster_id", clusterID)
+	return nil
+}
+
+// startReplication opens a leader's replication listener, or starts a
+// standby following its leader (a standby opens its replication listener
+// only when promoted).
+func (b *Broker) startReplication() error {
+	if b.standby != nil {
+		go b.standby.Run()
+		b.logger.Info("standby of", "leader", b.standbyOf)
+		return nil
+	}
+	if b.replAddr != "" {
+		return b.serveReplication()
+	}
+	return nil
 }
 
 func (b *Broker) startAdmin(addr string) error {
