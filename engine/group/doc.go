@@ -21,11 +21,16 @@
 // keys, the live state is appended again and the log start offset moves
 // past the old records (see store.go).
 //
-// Ownership: the Coordinator's map of groups is guarded by its mutex; each
-// group's state by the group's mutex; the store's appends by storeMu
-// (shared by commits, exclusive for a rewrite). Lock order: Coordinator.mu,
-// then group.mu, then storeMu. One goroutine (the ticker) expires sessions,
-// completes rebalances whose time is up and expires offsets.
+// Ownership: the Coordinator's map of groups is guarded by its mutex
+// (Coordinator.mu); a partition of __consumer_offsets by its store lock
+// (storePartition.mu: shared by commits and a group's metadata writes,
+// exclusive for a rewrite, which must see no append in flight); the order
+// of one group's metadata writes by the group's store lock
+// (group.storeMu); each group's state by the group's mutex (group.mu).
+// Lock order, as lockForStore takes them: Coordinator.mu, then the
+// partition's store lock, then group.storeMu, then group.mu. No group.mu
+// is held across a commit's fsync. One goroutine (the ticker) expires
+// sessions, completes rebalances whose time is up and expires offsets.
 //
 // The package imports the engine root (logs and shards) only; the
 // composition root hands it the logs of __consumer_offsets.
