@@ -19,7 +19,9 @@ import (
 //	Data      follow the leader's high watermark; append the batches
 //	          verbatim (AppendReplica checks each CRC) and sync them
 //	          (unless the flush policy is interval); follow the leader's
-//	          log start offset; answer Ack with the durable end
+//	          log start offset; answer Ack with the durable end. With no
+//	          batches (a heartbeat) only the high watermark and the log
+//	          start follow, and nothing is answered
 //	Truncate  cut the log at the offset (its tail diverged)
 //	Reset     empty the log and restart it at the offset (the leader's
 //	          log now starts above our end)
@@ -100,6 +102,9 @@ func (a *applier) data(d DataFields, batches []byte) (*PartitionOffset, error) {
 	// high watermark follows the leader's.
 	p.Log.SetFollower(true, engine.Offset(d.HighWatermark))
 	if len(batches) == 0 {
+		// A heartbeat: nothing to append, but the leader's log start may
+		// have moved since its last batches.
+		a.followLogStart(p, engine.Offset(d.LogStartOffset))
 		a.progress(p, engine.Offset(d.LogEndOffset))
 		return nil, nil
 	}
@@ -111,17 +116,24 @@ func (a *applier) data(d DataFields, batches []byte) (*PartitionOffset, error) {
 	if appendErr != nil {
 		return nil, fmt.Errorf("%s-%d: %w", p.Topic, p.Index, appendErr)
 	}
-	if start := engine.Offset(d.LogStartOffset); start > p.Log.LogStartOffset() && start <= p.Log.HighWatermark() {
-		// The leader's log start moved (DeleteRecords, or a reset into
-		// the middle of a batch): ours follows.
-		p.Shard.Do(func() {
-			if _, err := p.Log.DeleteRecords(start); err != nil {
-				a.logger.Warn("could not follow the leader's log start offset", "topic", p.Topic, "partition", p.Index, "offset", start, "error", err)
-			}
-		})
-	}
+	a.followLogStart(p, engine.Offset(d.LogStartOffset))
 	a.progress(p, engine.Offset(d.LogEndOffset))
 	return &PartitionOffset{TopicID: d.TopicID, Partition: d.Partition, Offset: int64(acked)}, nil
+}
+
+// followLogStart moves the partition's log start up to the leader's
+// (DeleteRecords or retention there, or a reset into the middle of a
+// batch), as far as the high watermark: records the leader removed are
+// never served here, nor after a promotion.
+func (a *applier) followLogStart(p *meta.Partition, start engine.Offset) {
+	if start <= p.Log.LogStartOffset() || start > p.Log.HighWatermark() {
+		return
+	}
+	p.Shard.Do(func() {
+		if _, err := p.Log.DeleteRecords(start); err != nil {
+			a.logger.Warn("could not follow the leader's log start offset", "topic", p.Topic, "partition", p.Index, "offset", start, "error", err)
+		}
+	})
 }
 
 // appendAndSync appends a Data frame's batches and syncs them, unless the

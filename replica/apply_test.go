@@ -174,7 +174,8 @@ func (p *pair) identical(t *testing.T, from engine.Offset) {
 
 // TestApplyCatchUp: Data frames append the leader's batches verbatim, the
 // ack is the standby's durable end, the high watermark follows the
-// leader's, and a heartbeat gets no ack but records the leader's end.
+// leader's, and a heartbeat gets no ack but records the leader's end and
+// moves the log start up to the leader's.
 func TestApplyCatchUp(t *testing.T) {
 	p := newPair(t)
 	leader := partition0(t, p.leader)
@@ -188,9 +189,14 @@ func TestApplyCatchUp(t *testing.T) {
 		t.Fatalf("standby high watermark %d, leader's %d", hw, leader.Log.HighWatermark())
 	}
 	topic, _ := p.leader.Topic("events")
-	heartbeat := p.enc.DataHeader(DataFields{TopicID: topic.ID, HighWatermark: 5, LogStartOffset: 0, LogEndOffset: 9})
+	// The leader's log start moved (DeleteRecords) with nothing new to
+	// send: the heartbeat carries it, and the standby's follows.
+	heartbeat := p.enc.DataHeader(DataFields{TopicID: topic.ID, HighWatermark: 5, LogStartOffset: 3, LogEndOffset: 9})
 	if reply := p.roundTrip(t, heartbeat); reply != nil {
 		t.Fatalf("a heartbeat was answered: %x", reply)
+	}
+	if start := standby.Log.LogStartOffset(); start != 3 {
+		t.Fatalf("standby log start %d after a heartbeat with the leader's 3", start)
 	}
 	if got := p.progress[partitionKey{"events", 0}]; got != 9 {
 		t.Fatalf("leader end noted %d, want 9", got)
