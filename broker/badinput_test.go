@@ -3,6 +3,7 @@ package broker
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"testing"
@@ -190,4 +191,31 @@ func TestCorruptBatchesAreRefused(t *testing.T) {
 		t.Fatalf("the log holds %d records", len(records))
 	}
 	healthy(t, b)
+}
+
+// TestReplicationListenerBadFrames: on the replication listener, a frame
+// whose size cannot be right, followed by silence, closes the connection
+// as soon as the four size bytes arrive: well before the 10 s hello
+// deadline (this test gives up after 5 s), where before only that
+// deadline closed it. The leader still serves a standby afterwards.
+func TestReplicationListenerBadFrames(t *testing.T) {
+	leader := testBroker(t, t.TempDir(), "--replication.listener=127.0.0.1:0")
+	defer leader.Close()
+	for _, size := range []uint32{0xffffffff, 0x80000000, 0, 1, 2, 3, 4, 0x7fffffff} {
+		conn, err := net.DialTimeout("tcp", leader.ReplicationAddr(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := conn.Write(binary.BigEndian.AppendUint32(nil, size)); err != nil {
+			t.Fatal(err)
+		}
+		expectClosed(t, conn, fmt.Sprintf("replication frame of size %#x", size))
+		conn.Close()
+	}
+	standby := testBroker(t, t.TempDir(), "--standby.of="+leader.ReplicationAddr(), "--node.id=1")
+	defer standby.Close()
+	createTopic(t, leader, "after-bad-frames", 1)
+	produceKeyed(t, leader, "after-bad-frames", 0, 5)
+	waitIdentical(t, leader, standby)
 }

@@ -51,7 +51,9 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"net"
 	"sort"
+	"time"
 )
 
 // Version is the protocol version this node speaks.
@@ -221,23 +223,66 @@ type Frame struct {
 	Batches []byte
 }
 
-// ReadFrame reads one frame into buf (grown as needed, bounded by
-// FrameBytesMax) and checks its CRC.
+// ReadFrame reads one frame into buf and checks its CRC, in this order:
+//  1. the 4-byte length, checked at once (at least 5, at most
+//     FrameBytesMax): a bad size is an error before anything else is read;
+//  2. the CRC and the type;
+//  3. the rest, into buf grown as bytes arrive (by at most
+//     frameGrowBytes beyond what has arrived), never allocated from the
+//     declared length up front.
+//
+// buf is returned for reuse. With a net.Conn, use ReadFrameFrom, which
+// also bounds how long a started frame may take.
 func ReadFrame(r io.Reader, buf []byte) (Frame, []byte, error) {
 	var head [frameHeaderBytes]byte
-	if _, err := io.ReadFull(r, head[:]); err != nil {
+	if _, err := io.ReadFull(r, head[:4]); err != nil {
 		return Frame{}, buf, err
 	}
+	return readFrameAfterLength(r, head, buf)
+}
+
+// frameWait bounds how long a frame may take once its first byte arrived:
+// a peer dribbling a frame byte by byte holds the connection no longer.
+const frameWait = 10 * time.Second
+
+// frameGrowBytes bounds how far a frame's buffer grows ahead of the bytes
+// that arrived: a declared length of 64 MiB followed by silence costs
+// this, not 64 MiB.
+const frameGrowBytes = 1 << 20
+
+// ReadFrameFrom reads one frame from conn as ReadFrame does, waiting as
+// long as it takes for the frame's first byte, then at most frameWait for
+// the rest of it (a read deadline from the first byte, cleared after).
+func ReadFrameFrom(conn net.Conn, buf []byte) (Frame, []byte, error) {
+	var head [frameHeaderBytes]byte
+	if _, err := io.ReadFull(conn, head[:1]); err != nil {
+		return Frame{}, buf, err
+	}
+	if err := conn.SetReadDeadline(time.Now().Add(frameWait)); err != nil {
+		return Frame{}, buf, err
+	}
+	if _, err := io.ReadFull(conn, head[1:4]); err != nil {
+		return Frame{}, buf, err
+	}
+	f, buf, err := readFrameAfterLength(conn, head, buf)
+	if err != nil {
+		return f, buf, err
+	}
+	return f, buf, conn.SetReadDeadline(time.Time{})
+}
+
+// readFrameAfterLength reads the rest of a frame whose length is in
+// head[:4] (steps 1 to 3 of ReadFrame).
+func readFrameAfterLength(r io.Reader, head [frameHeaderBytes]byte, buf []byte) (Frame, []byte, error) {
 	length := int64(int32(binary.BigEndian.Uint32(head[0:])))
 	if length < 5 || length > FrameBytesMax {
 		return Frame{}, buf, fmt.Errorf("%w: length %d", ErrFrame, length)
 	}
-	rest := int(length - 5)
-	if cap(buf) < rest {
-		buf = make([]byte, rest)
+	if _, err := io.ReadFull(r, head[4:]); err != nil {
+		return Frame{}, buf, err
 	}
-	buf = buf[:rest]
-	if _, err := io.ReadFull(r, buf); err != nil {
+	buf, err := readGrowing(r, buf[:0], int(length-5))
+	if err != nil {
 		return Frame{}, buf, err
 	}
 	f := Frame{Type: int8(head[8]), Fields: buf}
@@ -258,6 +303,25 @@ func ReadFrame(r io.Reader, buf []byte) (Frame, []byte, error) {
 		return Frame{}, buf, fmt.Errorf("%w: CRC mismatch (type %d)", ErrFrame, f.Type)
 	}
 	return f, buf, nil
+}
+
+// readGrowing reads exactly n bytes onto buf (which it returns), growing
+// it by at most frameGrowBytes past what has arrived at each step.
+func readGrowing(r io.Reader, buf []byte, n int) ([]byte, error) {
+	for len(buf) < n {
+		want := min(n, len(buf)+frameGrowBytes)
+		if cap(buf) < want {
+			grown := make([]byte, len(buf), max(want, min(n, 2*cap(buf))))
+			copy(grown, buf)
+			buf = grown
+		}
+		k, err := io.ReadFull(r, buf[len(buf):want])
+		buf = buf[:len(buf)+k]
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
 }
 
 // dataFieldsBytes is a Data frame's fields before the batches.

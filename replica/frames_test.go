@@ -2,6 +2,7 @@ package replica
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"testing"
 )
@@ -94,4 +95,26 @@ func FuzzReplicationFrame(f *testing.F) {
 			DecodePartitionOffset(frame.Fields)
 		}
 	})
+}
+
+// TestFrameSizeCheckedFirst: a frame's length is checked as soon as its
+// four bytes arrive (a reader holding only them would otherwise fail with
+// EOF, not ErrFrame), and a large declared length followed by little data
+// grows the buffer with what arrives, not to the declared size.
+func TestFrameSizeCheckedFirst(t *testing.T) {
+	for _, size := range []uint32{0xffffffff, 0x80000000, 0, 1, 2, 3, 4, 0x7fffffff, FrameBytesMax + 1} {
+		head := binary.BigEndian.AppendUint32(nil, size)
+		if _, _, err := ReadFrame(bytes.NewReader(head), nil); !errors.Is(err, ErrFrame) {
+			t.Errorf("size %#x followed by nothing: %v, want ErrFrame", size, err)
+		}
+	}
+	declared := binary.BigEndian.AppendUint32(nil, FrameBytesMax)
+	declared = append(declared, make([]byte, 5+100)...) // crc, type, 100 bytes of the rest
+	_, buf, err := ReadFrame(bytes.NewReader(declared), nil)
+	if err == nil || errors.Is(err, ErrFrame) {
+		t.Fatalf("a frame cut short: %v, want the reader's EOF", err)
+	}
+	if cap(buf) > frameGrowBytes {
+		t.Fatalf("%d bytes allocated for a frame of which 100 arrived", cap(buf))
+	}
 }

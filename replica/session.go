@@ -87,7 +87,7 @@ func (s *leaderSession) run() error {
 func (s *leaderSession) readLoop() error {
 	var buf []byte
 	for {
-		frame, b, err := ReadFrame(s.conn, buf)
+		frame, b, err := ReadFrameFrom(s.conn, buf)
 		buf = b
 		if err != nil {
 			return err

@@ -135,7 +135,7 @@ func (s *Standby) session() error {
 	var frame Frame
 	var buf []byte
 	for {
-		frame, buf, err = ReadFrame(conn, buf)
+		frame, buf, err = ReadFrameFrom(conn, buf)
 		if err != nil {
 			return err
 		}
