@@ -105,6 +105,13 @@ func TestBadFramesCloseTheConnection(t *testing.T) {
 			expectClosed(t, conn, name)
 		})
 	}
+	t.Run("stall in the size", func(t *testing.T) {
+		// Two of the four size bytes, then silence: the request timeout
+		// (500 ms here) closes it, not the 10-minute idle timeout.
+		conn := dial(t, b)
+		conn.Write([]byte{0, 0})
+		expectClosed(t, conn, "stall in the size")
+	})
 	t.Run("stall mid-frame", func(t *testing.T) {
 		conn := dial(t, b)
 		conn.Write(binary.BigEndian.AppendUint32(nil, 100))

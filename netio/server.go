@@ -227,8 +227,15 @@ func (s *Server) serveConn(conn net.Conn) {
 func (c *connection) readLoop(ctx context.Context) {
 	var sizeBuf [4]byte
 	for {
+		// Idle until a frame's first byte; from it the frame has
+		// socket.request.timeout.ms, its size prefix included, so a peer
+		// dribbling the four size bytes holds the connection no longer.
 		c.conn.SetReadDeadline(time.Now().Add(c.server.cfg.IdleTimeout))
-		if _, err := io.ReadFull(c.conn, sizeBuf[:]); err != nil {
+		if _, err := io.ReadFull(c.conn, sizeBuf[:1]); err != nil {
+			return
+		}
+		c.conn.SetReadDeadline(time.Now().Add(c.server.cfg.RequestTimeout))
+		if _, err := io.ReadFull(c.conn, sizeBuf[1:]); err != nil {
 			return
 		}
 		size := int64(int32(binary.BigEndian.Uint32(sizeBuf[:])))
