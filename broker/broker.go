@@ -352,6 +352,7 @@ func (b *Broker) closeAll() error {
 		b.standby.Close()
 	}
 	if b.replLeader != nil {
+		b.cluster.SetPartitionsCreated(nil)
 		b.replLeader.Close()
 	} else if b.replListener != nil {
 		b.replListener.Close()

@@ -23,6 +23,7 @@ func (b *Broker) serveReplication() error {
 	}
 	b.replListener = listener
 	b.replLeader = replica.NewLeader(b.replCfg)
+	b.cluster.SetPartitionsCreated(b.replLeader.PartitionsCreated)
 	go b.replLeader.Serve(listener)
 	b.logger.Info("replication listener", "address", listener.Addr().String(), "epoch", b.cluster.Epoch())
 	return nil

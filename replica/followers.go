@@ -22,7 +22,9 @@ import (
 //     means caught up now.
 //   - The standby joins the in-sync set at an ack when it was caught up
 //     within lagMax (replica.lag.time.max.ms), and leaves it when it has
-//     not been for longer than lagMax (checkLag, every 100 ms).
+//     not been for longer than lagMax (checkLag, every 100 ms). A
+//     partition created while a standby is connected starts with it in
+//     the set (created), as Kafka's does with all its assigned replicas.
 //   - Every ack hands the log the standby's offset and whether it is in
 //     sync; while it is, the high watermark is the smaller of the two
 //     ends.
@@ -74,6 +76,17 @@ func (f *followers) state(key partitionKey, log followerLog) *followerState {
 		f.byPartition[key] = st
 	}
 	return st
+}
+
+// created starts a new partition, at time now, with the standby in its
+// in-sync set and acked at 0 (its copy is as empty as the new log), as
+// Kafka's in-sync set for a new partition is all its assigned replicas:
+// the high watermark then waits for the standby's acks, and the usual
+// rules drop the standby if they do not come within lagMax.
+func (f *followers) created(key partitionKey, log followerLog, now time.Time) {
+	st := &followerState{log: log, acked: 0, inSync: true, lastCaughtUp: now}
+	f.byPartition[key] = st
+	log.SetFollower(true, 0)
 }
 
 // sent records a Data frame that ended at next, the log end offset it was

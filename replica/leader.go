@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"spool/engine"
+	"spool/engine/meta"
 )
 
 // StandbyStatus is what the leader knows of one standby partition.
@@ -74,6 +75,28 @@ func (l *Leader) acked(key partitionKey, offset engine.Offset) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.followers.acked(key, log, offset, time.Now())
+}
+
+// PartitionsCreated starts every new partition with the standby in its
+// in-sync set when a standby is connected (its session past the hellos),
+// so an acks=all produce right after CreateTopics or CreatePartitions
+// waits for the standby rather than failing with NOT_ENOUGH_REPLICAS.
+// The broker hands it to meta.Cluster.SetPartitionsCreated; it runs under
+// the cluster's mutex, before any client can find the partitions.
+func (l *Leader) PartitionsCreated(added []*meta.Partition) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	connected := false
+	for s := range l.sessions {
+		connected = connected || s.established.Load()
+	}
+	if !connected {
+		return
+	}
+	now := time.Now()
+	for _, p := range added {
+		l.followers.created(partitionKey{p.Topic, p.Index}, p.Log, now)
+	}
 }
 
 func (l *Leader) lagLoop() {

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"spool/engine"
@@ -40,6 +41,7 @@ type leaderSession struct {
 	leader      *Leader
 	conn        net.Conn
 	standbyNode int32
+	established atomic.Bool // past the hellos: a standby is connected
 
 	mu        sync.Mutex
 	positions map[partitionKey]*standbyPosition // replaced by each Positions frame
@@ -69,6 +71,7 @@ func (s *leaderSession) run() error {
 		return err
 	}
 	s.conn.SetDeadline(time.Time{})
+	s.established.Store(true)
 	cfg.Logger.Info("standby connected", "remote", s.conn.RemoteAddr().String(), "node", hello.NodeID)
 
 	ctx, cancel := context.WithCancel(context.Background())

@@ -133,6 +133,8 @@ type Cluster struct {
 	log *metaLog
 	// producerIDs hands out producer ids (brokerfiles.go); its own lock.
 	producerIDs *producerIDs
+	// partitionsCreated observes new partitions (SetPartitionsCreated).
+	partitionsCreated atomic.Pointer[func([]*Partition)]
 
 	// follower: a standby mirrors its leader's topics (Mirror); changes
 	// from clients are refused with ErrFollower.
@@ -409,8 +411,28 @@ func (c *Cluster) createTopic(name string, id [16]byte, partitions int32, config
 	if err := c.openPartitions(t, 0, partitions); err != nil {
 		return nil, err
 	}
+	c.tellPartitionsCreated(t.Partitions)
 	c.publish(name, t)
 	return t, nil
+}
+
+// SetPartitionsCreated sets (nil: clears) the function told of the
+// partitions every topic creation and CreatePartitions adds, once their
+// logs are open and before any client can find them. It runs under the
+// Cluster's mutex, so it must not call back into the Cluster. The leader's
+// replication sets it to start new partitions with its standby in sync.
+func (c *Cluster) SetPartitionsCreated(observer func(added []*Partition)) {
+	if observer == nil {
+		c.partitionsCreated.Store(nil)
+		return
+	}
+	c.partitionsCreated.Store(&observer)
+}
+
+func (c *Cluster) tellPartitionsCreated(added []*Partition) {
+	if observer := c.partitionsCreated.Load(); observer != nil {
+		(*observer)(added)
+	}
 }
 
 // checkCollision refuses a name that collides with an existing topic's
@@ -574,6 +596,7 @@ func (c *Cluster) createPartitions(name string, total int32, validateOnly bool) 
 	if err := c.openPartitions(grown, current, total); err != nil {
 		return err
 	}
+	c.tellPartitionsCreated(grown.Partitions[current:])
 	c.publish(name, grown)
 	return nil
 }
