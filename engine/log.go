@@ -328,7 +328,9 @@ type Log struct {
 //  1. finish a committed cleaning pass or forget an uncommitted one (see
 //     clean.go); remove temporary files and index files without a .log;
 //  2. read the clean-shutdown marker, the recovery point, the log start
-//     offset and the leader-epoch checkpoint;
+//     offset, the cleaner checkpoint and the leader-epoch checkpoint (a
+//     damaged log start offset or cleaner checkpoint fails the open: see
+//     readCheckpoints);
 //  3. open every segment: trusted when the stop was clean or the segment lies
 //     below the recovery point, scanned otherwise;
 //  4. at the first segment that is corrupt, torn while not last, or not
@@ -368,18 +370,11 @@ func OpenLog(dir string, cfg LogConfig) (*Log, error) {
 	// 2.
 	_, markerErr := os.Stat(filepath.Join(dir, cleanShutdownFileName))
 	clean := markerErr == nil
-	recoveryPoint, err := readOffsetFile(filepath.Join(dir, recoveryPointFileName))
-	if err != nil {
-		return nil, err
-	}
-	logStart, err := readOffsetFile(filepath.Join(dir, logStartOffsetFileName))
+	recoveryPoint, logStart, err := l.readCheckpoints()
 	if err != nil {
 		return nil, err
 	}
 	if l.epochs, err = loadEpochCache(filepath.Join(dir, epochFileName)); err != nil {
-		return nil, err
-	}
-	if l.cleanerCheckpoint, err = readOffsetFile(filepath.Join(dir, cleanerCheckpointFileName)); err != nil {
 		return nil, err
 	}
 
@@ -491,6 +486,46 @@ func OpenLog(dir string, cfg LogConfig) (*Log, error) {
 	return l, nil
 }
 
+// readCheckpoints reads the recovery point, the log start offset and the
+// cleaner checkpoint (into l.cleanerCheckpoint). Each one's fallback when
+// its file is missing or damaged is chosen by which way is safe for it:
+//
+//   - recovery point: lower is always safe (it only says what the open may
+//     trust without a scan), so a missing file is 0, a full scan, and so is
+//     a damaged one, loudly: the scan rebuilds what it stood for.
+//   - log start offset: lower is never safe, since it would expose records
+//     DeleteRecords or retention removed, and nothing else on disk records
+//     it (the segments prove only a floor: the first one's base). A missing
+//     file is a log whose start never moved (0, raised to the first
+//     segment's base by the open); a damaged one fails the open, as Kafka
+//     fails a log directory whose log-start-offset checkpoint is corrupt.
+//   - cleaner checkpoint: a missing file is a log never cleaned, 0, which
+//     is also safe for one cleaned before (the next pass recleans, and
+//     tombstones outlive their delete.retention.ms, never the reverse; a
+//     compacted topic accepts gaps anywhere, see segmentConfig). A damaged
+//     one fails the open: no value is safe both ways, since the cleaner
+//     wants it low (tombstones are dropped only below it) and a topic
+//     compacted once and now delete-only wants it high (a scan accepts the
+//     cleaned gaps only below it, and would call any above it corruption
+//     and delete every later segment).
+func (l *Log) readCheckpoints() (recoveryPoint, logStart Offset, err error) {
+	recoveryPoint, err = readOffsetFile(filepath.Join(l.dir, recoveryPointFileName))
+	if errors.Is(err, errCheckpointFile) {
+		l.logger.Error("recovery point unreadable; scanning every segment", "error", err)
+		recoveryPoint, err = 0, nil
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	if logStart, err = readOffsetFile(filepath.Join(l.dir, logStartOffsetFileName)); err != nil {
+		return 0, 0, err
+	}
+	if l.cleanerCheckpoint, err = readOffsetFile(filepath.Join(l.dir, cleanerCheckpointFileName)); err != nil {
+		return 0, 0, err
+	}
+	return recoveryPoint, logStart, nil
+}
+
 // listSegments returns the base offsets of the .log files in dir, ascending,
 // after removing leftovers: temporary files and indexes without a log.
 func (l *Log) listSegments() ([]Offset, error) {
@@ -526,6 +561,18 @@ func removeSegmentFiles(dir string, base Offset) {
 	}
 }
 
+// errCheckpointFile says a checkpoint file beside the segments holds
+// something writeOffsetFile never writes.
+var errCheckpointFile = errors.New("engine: malformed checkpoint file")
+
+// readOffsetFile reads a checkpoint that writeOffsetFile wrote: the offset in
+// decimal digits and a newline, nothing else; 0 when the file does not
+// exist. A file that exists and holds anything else (empty, cut
+// before its newline, garbage, a sign) is errCheckpointFile: the files are
+// replaced whole by segment.WriteFileAtomic, so a crash cannot leave one
+// like that, and what it held cannot be known. What a missing or damaged
+// file means is the caller's to decide (see readCheckpoints): no single
+// fallback is safe for all of them.
 func readOffsetFile(path string) (Offset, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -534,11 +581,13 @@ func readOffsetFile(path string) (Offset, error) {
 	if err != nil {
 		return 0, err
 	}
-	value, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
-	if err != nil || value < 0 {
-		// A checkpoint we cannot read is replaced by its safest value:
-		// 0 scans everything, and a log start offset of 0 hides nothing.
-		return 0, nil
+	digits, ok := strings.CutSuffix(string(data), "\n")
+	if !ok || digits == "" || strings.TrimLeft(digits, "0123456789") != "" {
+		return 0, fmt.Errorf("%s: %w: %q", path, errCheckpointFile, data)
+	}
+	value, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w: %q", path, errCheckpointFile, data)
 	}
 	return Offset(value), nil
 }
