@@ -610,27 +610,6 @@ func resolveCleaner(dir string) error {
 	return finishCleanedSwap(dir, nil)
 }
 
-// checkKeys refuses a batch with a record without a key, which a compacted
-// topic cannot hold (Kafka answers INVALID_RECORD). Writer only.
-func (l *Log) checkKeys(b []byte) error {
-	missing := false
-	var err error
-	l.keyScratch, err = segment.WalkAnyRecords(b, l.keyScratch, recordsDecompressedBytesMax, func(r segment.RecordPosition) bool {
-		missing = r.Key == nil
-		return !missing
-	})
-	if len(l.keyScratch) > 1<<20 {
-		l.keyScratch = nil // do not keep a large buffer per partition
-	}
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrCorruptBatch, err)
-	}
-	if missing {
-		return fmt.Errorf("%w: a compacted topic cannot accept a record without a key", ErrInvalidRecord)
-	}
-	return nil
-}
-
 // CleanerCheckpoint is the offset below which the log is clean. Writer only.
 func (l *Log) CleanerCheckpoint() Offset { return l.cleanerCheckpoint }
 
