@@ -136,26 +136,34 @@ type Log struct {
 // OpenLog opens (or creates) the partition log in dir, recovering it if the
 // last stop was unclean.
 //
-// The open, in order:
+// The open, in order (one helper a step):
 //  1. finish a committed cleaning pass or forget an uncommitted one (see
 //     clean.go); remove temporary files and index files without a .log;
+//     list the segments and the producer snapshots (clearLeftovers);
 //  2. read the clean-shutdown marker, the recovery point, the log start
 //     offset, the cleaner checkpoint and the leader-epoch checkpoint (a
 //     damaged log start offset or cleaner checkpoint fails the open: see
 //     readCheckpoints);
 //  3. open every segment: trusted when the stop was clean or the segment lies
-//     below the recovery point, scanned otherwise;
+//     below the recovery point, scanned otherwise (openSegments);
 //  4. at the first segment that is corrupt, torn while not last, or not
 //     contiguous with the one before, keep what is valid and delete every
-//     later segment (nothing after a gap can be served), loudly;
-//  5. delete segments wholly below the log start offset;
-//  6. activate the last segment (or create one) and publish the offsets;
+//     later segment (nothing after a gap can be served), loudly
+//     (deleteAfterCorruption);
+//  5. delete segments wholly below the log start offset
+//     (deleteBelowLogStart);
+//  6. activate the last segment (or create one) and publish the offsets
+//     (activateAndPublish);
 //  7. cut the epoch history at the log end offset; load the idempotent
 //     producers' state: the newest sound snapshot at or below the log end
 //     offset plus the batch headers after it, or without one the recent
-//     segments' batch headers (see loadProducers);
+//     segments' batch headers (cutEpochsAndLoadProducers, loadProducers);
 //  8. write the recovery point and remove the clean-shutdown marker, both
-//     durably, before the first append can happen.
+//     durably, before the first append can happen (markOpen);
+//  9. drop what lies beyond the page-cache window (what the recovery scan
+//     and the producer replay read, or an earlier run left cached) and set
+//     the segments' cold ends, so a catch-up read of an idle partition
+//     drops what it reads even before its first sync (dropColdCache).
 func OpenLog(dir string, cfg LogConfig) (*Log, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -169,40 +177,141 @@ func OpenLog(dir string, cfg LogConfig) (*Log, error) {
 	l.leo.init()
 
 	// 1.
-	if err := resolveCleaner(dir); err != nil {
+	bases, err := l.clearLeftovers()
+	if err != nil {
+		return nil, err
+	}
+	// 2.
+	clean, recoveryPoint, logStart, err := l.readCheckpoints()
+	if err != nil {
+		return nil, err
+	}
+	// 3.
+	segments, problem, err := l.openSegments(bases, clean, recoveryPoint)
+	if err != nil {
+		return nil, err
+	}
+	closeAll := func() {
+		for _, s := range segments {
+			s.Close()
+		}
+	}
+	// 4.
+	if problem != nil {
+		l.deleteAfterCorruption(*problem)
+	}
+	// 5.
+	segments = deleteBelowLogStart(segments, logStart)
+	// 6.
+	if segments, err = l.activateAndPublish(segments, logStart); err != nil {
+		closeAll()
+		return nil, err
+	}
+	// 7.
+	if err := l.cutEpochsAndLoadProducers(); err != nil {
+		closeAll()
+		return nil, err
+	}
+	// 8.
+	if err := l.markOpen(clean); err != nil {
+		closeAll()
+		return nil, err
+	}
+	// 9.
+	l.dropColdCache(l.active, l.active.Size())
+	return l, nil
+}
+
+// clearLeftovers is step 1 of OpenLog: it resolves an interrupted cleaning
+// pass, removes leftovers (listSegments) and lists the producer snapshots
+// into l.snapshots. It returns the segments' base offsets, ascending.
+func (l *Log) clearLeftovers() ([]Offset, error) {
+	if err := resolveCleaner(l.dir); err != nil {
 		return nil, err
 	}
 	bases, err := l.listSegments()
 	if err != nil {
 		return nil, err
 	}
-	if l.snapshots, err = listProducerSnapshots(dir); err != nil {
+	if l.snapshots, err = listProducerSnapshots(l.dir); err != nil {
 		return nil, err
 	}
-	// 2.
-	_, markerErr := os.Stat(filepath.Join(dir, cleanShutdownFileName))
-	clean := markerErr == nil
-	recoveryPoint, logStart, err := l.readCheckpoints()
-	if err != nil {
-		return nil, err
-	}
-	if l.epochs, err = loadEpochCache(filepath.Join(dir, epochFileName)); err != nil {
-		return nil, err
-	}
+	return bases, nil
+}
 
-	// 3. and 4.
-	var segments []*segment.Segment
-	closeAll := func() {
-		for _, s := range segments {
-			s.Close()
-		}
+// readCheckpoints is step 2 of OpenLog: it reports whether the last stop
+// was clean (the clean-shutdown marker), reads the recovery point and the
+// log start offset, and loads the cleaner checkpoint (into
+// l.cleanerCheckpoint) and the leader-epoch checkpoint (into l.epochs).
+// Each offset's fallback when its file is missing or damaged is chosen by
+// which way is safe for it:
+//
+//   - recovery point: lower is always safe (it only says what the open may
+//     trust without a scan), so a missing file is 0, a full scan, and so is
+//     a damaged one, loudly: the scan rebuilds what it stood for.
+//   - log start offset: lower is never safe, since it would expose records
+//     DeleteRecords or retention removed, and nothing else on disk records
+//     it (the segments prove only a floor: the first one's base). A missing
+//     file is a log whose start never moved (0, raised to the first
+//     segment's base by the open); a damaged one fails the open, as Kafka
+//     fails a log directory whose log-start-offset checkpoint is corrupt.
+//   - cleaner checkpoint: a missing file is a log never cleaned, 0, which
+//     is also safe for one cleaned before (the next pass recleans, and
+//     tombstones outlive their delete.retention.ms, never the reverse; a
+//     compacted topic accepts gaps anywhere, see segmentConfig). A damaged
+//     one fails the open: no value is safe both ways, since the cleaner
+//     wants it low (tombstones are dropped only below it) and a topic
+//     compacted once and now delete-only wants it high (a scan accepts the
+//     cleaned gaps only below it, and would call any above it corruption
+//     and delete every later segment).
+//
+// A malformed leader-epoch checkpoint fails the open too (loadEpochCache).
+func (l *Log) readCheckpoints() (clean bool, recoveryPoint, logStart Offset, err error) {
+	_, markerErr := os.Stat(filepath.Join(l.dir, cleanShutdownFileName))
+	clean = markerErr == nil
+	recoveryPoint, err = readOffsetFile(filepath.Join(l.dir, recoveryPointFileName))
+	if errors.Is(err, errCheckpointFile) {
+		l.logger.Error("recovery point unreadable; scanning every segment", "error", err)
+		recoveryPoint, err = 0, nil
 	}
+	if err != nil {
+		return false, 0, 0, err
+	}
+	if logStart, err = readOffsetFile(filepath.Join(l.dir, logStartOffsetFileName)); err != nil {
+		return false, 0, 0, err
+	}
+	if l.cleanerCheckpoint, err = readOffsetFile(filepath.Join(l.dir, cleanerCheckpointFileName)); err != nil {
+		return false, 0, 0, err
+	}
+	if l.epochs, err = loadEpochCache(filepath.Join(l.dir, epochFileName)); err != nil {
+		return false, 0, 0, err
+	}
+	return clean, recoveryPoint, logStart, nil
+}
+
+// segmentProblem is the first segment OpenLog cannot keep whole: what is
+// wrong with it, and the bases of the segments after it.
+type segmentProblem struct {
+	detail string
+	later  []Offset
+}
+
+// openSegments is step 3 of OpenLog: it opens the segments in bases,
+// trusting those the stop or the recovery point vouches for and scanning
+// the rest, and stops at the first one that is corrupt, torn while not
+// last, or not contiguous with the one before (keeping its valid prefix
+// unless it is not contiguous). It returns the segments kept and, if it
+// stopped early, the problem for step 4. On an error nothing stays open.
+func (l *Log) openSegments(bases []Offset, clean bool, recoveryPoint Offset) ([]*segment.Segment, *segmentProblem, error) {
+	var segments []*segment.Segment
 	for i, base := range bases {
 		trusted := clean || (i+1 < len(bases) && bases[i+1] <= recoveryPoint)
-		s, report, err := segment.Open(dir, base, l.segmentConfig(), trusted)
+		s, report, err := segment.Open(l.dir, base, l.segmentConfig(), trusted)
 		if err != nil {
-			closeAll()
-			return nil, err
+			for _, s := range segments {
+				s.Close()
+			}
+			return nil, nil, err
 		}
 		last := i == len(bases)-1
 		problem := ""
@@ -225,33 +334,47 @@ func OpenLog(dir string, cfg LogConfig) (*Log, error) {
 			segments = append(segments, s)
 		}
 		if problem != "" {
-			l.corruptions.Add(1)
-			l.logger.Error("LOG CORRUPTION: keeping the valid prefix and deleting every later segment", "detail", problem, "later_segments", len(bases)-i-1)
-			for _, later := range bases[i+1:] {
-				removeSegmentFiles(dir, later)
-			}
-			break
+			return segments, &segmentProblem{detail: problem, later: bases[i+1:]}, nil
 		}
 	}
+	return segments, nil, nil
+}
 
-	// 5.
+// deleteAfterCorruption is step 4 of OpenLog: it counts and reports the
+// problem loudly and deletes every segment after it, since nothing after
+// a gap can be served.
+func (l *Log) deleteAfterCorruption(problem segmentProblem) {
+	l.corruptions.Add(1)
+	l.logger.Error("LOG CORRUPTION: keeping the valid prefix and deleting every later segment", "detail", problem.detail, "later_segments", len(problem.later))
+	for _, later := range problem.later {
+		removeSegmentFiles(l.dir, later)
+	}
+}
+
+// deleteBelowLogStart is step 5 of OpenLog: it retires the segments wholly
+// below the log start offset, keeping at least one.
+func deleteBelowLogStart(segments []*segment.Segment, logStart Offset) []*segment.Segment {
 	for len(segments) > 1 && segments[0].NextOffset() <= logStart {
 		segments[0].Retire(true)
 		segments = segments[1:]
 	}
+	return segments
+}
 
-	// 6.
+// activateAndPublish is step 6 of OpenLog: it activates the last segment,
+// or creates one at the log start offset when there is none, and publishes
+// the segment list and the offsets. The log start offset is kept within
+// what the segments hold: never below the first segment's base, never past
+// the log end offset. It returns the segments, the created one included.
+func (l *Log) activateAndPublish(segments []*segment.Segment, logStart Offset) ([]*segment.Segment, error) {
 	if len(segments) == 0 {
-		s, err := segment.Create(dir, max(logStart, 0), cfg.Segment)
+		s, err := segment.Create(l.dir, max(logStart, 0), l.cfg.Segment)
 		if err != nil {
 			return nil, err
 		}
 		segments = append(segments, s)
-	} else if last := segments[len(segments)-1]; true {
-		if err := last.Activate(); err != nil {
-			closeAll()
-			return nil, err
-		}
+	} else if err := segments[len(segments)-1].Activate(); err != nil {
+		return segments, err
 	}
 	l.active = segments[len(segments)-1]
 	end := l.active.NextOffset()
@@ -264,78 +387,35 @@ func OpenLog(dir string, cfg LogConfig) (*Log, error) {
 	l.segments.Store(&segmentList{segments: segments})
 	l.checkInvariants()
 	l.cleanerCheckpoint = min(l.cleanerCheckpoint, l.active.BaseOffset())
-
-	// 7.
-	if err := l.epochs.truncateFromEnd(end); err != nil {
-		closeAll()
-		return nil, err
-	}
-	if err := l.loadProducers(); err != nil {
-		closeAll()
-		return nil, err
-	}
-	// 8.
-	l.recoveryPoint = l.active.BaseOffset()
-	if err := writeOffsetFile(filepath.Join(dir, recoveryPointFileName), l.recoveryPoint); err != nil {
-		closeAll()
-		return nil, err
-	}
-	if clean {
-		if err := os.Remove(filepath.Join(dir, cleanShutdownFileName)); err != nil {
-			closeAll()
-			return nil, err
-		}
-		if err := segment.SyncDir(dir); err != nil {
-			closeAll()
-			return nil, err
-		}
-	}
-	// 9. Drop what lies beyond the page-cache window (what the recovery
-	// scan and the producer replay read, or an earlier run left cached)
-	// and set the segments' cold ends, so a catch-up read of an idle
-	// partition drops what it reads even before its first sync.
-	l.dropColdCache(l.active, l.active.Size())
-	return l, nil
+	return segments, nil
 }
 
-// readCheckpoints reads the recovery point, the log start offset and the
-// cleaner checkpoint (into l.cleanerCheckpoint). Each one's fallback when
-// its file is missing or damaged is chosen by which way is safe for it:
-//
-//   - recovery point: lower is always safe (it only says what the open may
-//     trust without a scan), so a missing file is 0, a full scan, and so is
-//     a damaged one, loudly: the scan rebuilds what it stood for.
-//   - log start offset: lower is never safe, since it would expose records
-//     DeleteRecords or retention removed, and nothing else on disk records
-//     it (the segments prove only a floor: the first one's base). A missing
-//     file is a log whose start never moved (0, raised to the first
-//     segment's base by the open); a damaged one fails the open, as Kafka
-//     fails a log directory whose log-start-offset checkpoint is corrupt.
-//   - cleaner checkpoint: a missing file is a log never cleaned, 0, which
-//     is also safe for one cleaned before (the next pass recleans, and
-//     tombstones outlive their delete.retention.ms, never the reverse; a
-//     compacted topic accepts gaps anywhere, see segmentConfig). A damaged
-//     one fails the open: no value is safe both ways, since the cleaner
-//     wants it low (tombstones are dropped only below it) and a topic
-//     compacted once and now delete-only wants it high (a scan accepts the
-//     cleaned gaps only below it, and would call any above it corruption
-//     and delete every later segment).
-func (l *Log) readCheckpoints() (recoveryPoint, logStart Offset, err error) {
-	recoveryPoint, err = readOffsetFile(filepath.Join(l.dir, recoveryPointFileName))
-	if errors.Is(err, errCheckpointFile) {
-		l.logger.Error("recovery point unreadable; scanning every segment", "error", err)
-		recoveryPoint, err = 0, nil
+// cutEpochsAndLoadProducers is step 7 of OpenLog: it forgets the epochs
+// that start at or past the log end offset and loads the idempotent
+// producers' state (loadProducers).
+func (l *Log) cutEpochsAndLoadProducers() error {
+	if err := l.epochs.truncateFromEnd(l.LogEndOffset()); err != nil {
+		return err
 	}
-	if err != nil {
-		return 0, 0, err
+	return l.loadProducers()
+}
+
+// markOpen is step 8 of OpenLog: it writes the recovery point (the active
+// segment's base) and, after a clean stop, removes the clean-shutdown
+// marker, durably, so that a crash from now on makes the next open scan
+// the active segment.
+func (l *Log) markOpen(clean bool) error {
+	l.recoveryPoint = l.active.BaseOffset()
+	if err := writeOffsetFile(filepath.Join(l.dir, recoveryPointFileName), l.recoveryPoint); err != nil {
+		return err
 	}
-	if logStart, err = readOffsetFile(filepath.Join(l.dir, logStartOffsetFileName)); err != nil {
-		return 0, 0, err
+	if !clean {
+		return nil
 	}
-	if l.cleanerCheckpoint, err = readOffsetFile(filepath.Join(l.dir, cleanerCheckpointFileName)); err != nil {
-		return 0, 0, err
+	if err := os.Remove(filepath.Join(l.dir, cleanShutdownFileName)); err != nil {
+		return err
 	}
-	return recoveryPoint, logStart, nil
+	return segment.SyncDir(l.dir)
 }
 
 // listSegments returns the base offsets of the .log files in dir, ascending,
