@@ -256,14 +256,21 @@ func (l *Log) AssignEpoch(epoch int32) error {
 	return err
 }
 
-// EndOffsetForEpoch answers OffsetForLeaderEpoch. Writer only (the epoch
-// history belongs to the shard).
+// EndOffsetForEpoch answers OffsetForLeaderEpoch: the largest epoch ≤
+// epoch and the offset where it ended, or (-1, -1). Any goroutine: it
+// reads the epoch history the writer published (an immutable snapshot)
+// and then the log end offset, so it answers as of a moment of the
+// writer's, never past the log end offset.
 func (l *Log) EndOffsetForEpoch(epoch int32) (int32, Offset) {
-	return l.epochs.endOffsetFor(epoch, l.LogEndOffset())
+	entries := l.epochs.load()
+	return endOffsetFor(entries, epoch, l.LogEndOffset())
 }
 
-// EpochHistory is a copy of the leader-epoch history. Writer only.
-func (l *Log) EpochHistory() []EpochEntry { return l.epochs.snapshot() }
+// EpochHistory is a copy of the leader-epoch history, oldest first. Any
+// goroutine.
+func (l *Log) EpochHistory() []EpochEntry {
+	return append([]EpochEntry(nil), l.epochs.load()...)
+}
 
 // Close shuts the log down cleanly, in this order:
 //  1. sync the active segment and seal it (file and indexes cut to size);

@@ -207,8 +207,11 @@ func (l *Log) SetConfig(cfg LogConfig) error {
 	cfg.Logger = l.cfg.Logger
 	cfg.Segment.Faults = l.cfg.Segment.Faults
 	l.cfg = cfg
+	l.config.Store(&cfg)
 	return nil
 }
 
-// Config is the log's configuration. Writer only.
-func (l *Log) Config() LogConfig { return l.cfg }
+// Config is the log's configuration, as the last SetConfig (or the open)
+// left it. Any goroutine: it is a copy the writer published, never the
+// writer's own.
+func (l *Log) Config() LogConfig { return *l.config.Load() }

@@ -61,15 +61,19 @@ func (l *segmentList) find(offset Offset) int {
 // Log is one partition's log.
 //
 // Ownership: one writer, the shard that owns the partition, calls Append,
-// Flush, Roll, TruncateTo, DeleteRecords, ApplyRetention, AssignEpoch and
-// Close, without locks. Any goroutine calls Read, ListOffset, the offset
-// getters and EndOffsetForEpoch... except the epoch history, which is
-// writer-owned and reached by readers through the shard (EpochHistory is
-// writer only).
+// Flush, Roll, TruncateTo, DeleteRecords, ApplyRetention, AssignEpoch,
+// SetConfig and Close (every method documented "Writer only"), without
+// locks; until a shard adopts the log, whoever opened it is the writer.
+// Any goroutine calls Read, ListOffset, the offset getters, Config,
+// EndOffsetForEpoch and EpochHistory: what they read is published with
+// atomics or as immutable snapshots.
 type Log struct {
 	dir    string
-	cfg    LogConfig
+	cfg    LogConfig // writer only; readers load config
 	logger *slog.Logger
+	// config is a copy of cfg for any goroutine (Config), replaced whole
+	// by SetConfig.
+	config atomic.Pointer[LogConfig]
 
 	// Published by the writer, read by anyone.
 	segments       atomic.Pointer[segmentList]
@@ -93,10 +97,13 @@ type Log struct {
 	// closing is set by Close (the writer) and read by a cleaning pass on
 	// the cleaner's goroutine, which then stops early.
 	closing atomic.Bool
+	// epochs is the leader-epoch history: set at open; the writer changes
+	// it, and it publishes each version as an immutable snapshot that any
+	// goroutine reads (epochs.go).
+	epochs *epochCache
 
 	// Writer only.
 	active        *segment.Segment
-	epochs        *epochCache
 	recoveryPoint Offset
 	closed        bool
 	syncing       bool // a background sync (job) is in flight
@@ -173,6 +180,7 @@ func OpenLog(dir string, cfg LogConfig) (*Log, error) {
 		return nil, err
 	}
 	l := &Log{dir: dir, cfg: cfg, logger: cfg.Logger.With("partition", filepath.Base(dir))}
+	l.config.Store(&cfg)
 	l.hwm.init()
 	l.leo.init()
 
