@@ -29,6 +29,7 @@ type AppendInfo struct {
 // segment when the active one is full or older than segment.ms. Under
 // FlushEveryBatch it also syncs. Writer only.
 func (l *Log) Append(b []byte, leaderEpoch int32) (AppendInfo, error) {
+	l.checkWriter("Log.Append")
 	if err := l.Err(); err != nil {
 		return AppendInfo{}, err
 	}
@@ -65,6 +66,7 @@ func (l *Log) Append(b []byte, leaderEpoch int32) (AppendInfo, error) {
 // checkKeys refuses a batch with a record without a key, which a compacted
 // topic cannot hold (Kafka answers INVALID_RECORD). Writer only.
 func (l *Log) checkKeys(b []byte) error {
+	l.checkWriter("Log.checkKeys")
 	missing := false
 	var err error
 	l.keyScratch, err = segment.WalkAnyRecords(b, l.keyScratch, recordsDecompressedBytesMax, func(r segment.RecordPosition) bool {
@@ -147,6 +149,7 @@ func (l *Log) shouldRoll(now int64) bool {
 // Flush makes every appended batch durable and publishes the durable
 // offset. A failed sync fails the partition. Writer only.
 func (l *Log) Flush() error {
+	l.checkWriter("Log.Flush")
 	if err := l.Err(); err != nil {
 		return err
 	}
@@ -185,6 +188,7 @@ func (l *Log) Flush() error {
 //
 // Writer only.
 func (l *Log) Roll() error {
+	l.checkWriter("Log.Roll")
 	// 1.
 	deferred := false
 	if !l.active.Sealed() {
@@ -252,6 +256,7 @@ func diskFull(err error) bool {
 // AssignEpoch starts a leader epoch at the log end offset (a promotion),
 // before any batch of that epoch arrives. Writer only.
 func (l *Log) AssignEpoch(epoch int32) error {
+	l.checkWriter("Log.AssignEpoch")
 	_, err := l.epochs.assign(epoch, l.LogEndOffset())
 	return err
 }
@@ -284,6 +289,7 @@ func (l *Log) EpochHistory() []EpochEntry {
 // A failed log skips the marker, so the next open scans. Writer only, after
 // readers are gone.
 func (l *Log) Close() error {
+	l.checkWriter("Log.Close")
 	if l.closed {
 		return nil
 	}
@@ -334,6 +340,7 @@ var ErrReplicaGap = errors.New("engine: replicated batch does not continue the l
 // state is recorded as on the leader, so a promoted standby deduplicates
 // retries. The caller syncs per its flush policy. Writer only.
 func (l *Log) AppendReplica(batches []byte) (appended int, err error) {
+	l.checkWriter("Log.AppendReplica")
 	if err := l.Err(); err != nil {
 		return 0, err
 	}

@@ -186,6 +186,7 @@ func Clean(l *Log, shard *Shard, force bool, stop <-chan struct{}) (CleanStats, 
 // planClean picks the segments a pass may rewrite and acquires them, or
 // returns nil when there is nothing to do. Writer only.
 func (l *Log) planClean(force bool) *cleanPlan {
+	l.checkWriter("Log.planClean")
 	if l.closed || l.Err() != nil || !l.cfg.Cleanup.Compact() {
 		return nil
 	}
@@ -545,6 +546,7 @@ var errSwapStopped = errors.New("engine: swap stopped by a test hook")
 // swapCleaned commits a pass (steps 3 to 6 of the list at the top). Writer
 // only.
 func (l *Log) swapCleaned(plan *cleanPlan, cleaned []Offset, dirtyEnd Offset) error {
+	l.checkWriter("Log.swapCleaned")
 	if l.closed || l.Err() != nil {
 		return ErrCleanAborted
 	}
@@ -670,7 +672,10 @@ func resolveCleaner(dir string) error {
 }
 
 // CleanerCheckpoint is the offset below which the log is clean. Writer only.
-func (l *Log) CleanerCheckpoint() Offset { return l.cleanerCheckpoint }
+func (l *Log) CleanerCheckpoint() Offset {
+	l.checkWriter("Log.CleanerCheckpoint")
+	return l.cleanerCheckpoint
+}
 
 // segmentConfig is the config to open this log's existing segments with:
 // gaps between batches are accepted below the cleaner's checkpoint (what
@@ -678,6 +683,7 @@ func (l *Log) CleanerCheckpoint() Offset { return l.cleanerCheckpoint }
 // the leader's cleaned ranges, and a pass's swap lands before its
 // checkpoint); elsewhere a gap is damage. Writer only.
 func (l *Log) segmentConfig() segment.Config {
+	l.checkWriter("Log.segmentConfig")
 	c := l.cfg.Segment
 	c.GapsBelow = l.cleanerCheckpoint
 	if l.cfg.Cleanup&CleanupCompact != 0 {
@@ -690,6 +696,7 @@ func (l *Log) segmentConfig() segment.Config {
 // truncation, so batches appended again above end count as dirty. Writer
 // only.
 func (l *Log) lowerCleanerCheckpoint(end Offset) {
+	l.checkWriter("Log.lowerCleanerCheckpoint")
 	if l.cleanerCheckpoint <= end {
 		return
 	}

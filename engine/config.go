@@ -200,6 +200,7 @@ func (c LogConfig) Validate() error {
 // max.message.bytes and the flush policy at once; segment.bytes and index
 // settings for the next segment rolled. Writer only.
 func (l *Log) SetConfig(cfg LogConfig) error {
+	l.checkWriter("Log.SetConfig")
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return err

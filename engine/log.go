@@ -64,9 +64,10 @@ func (l *segmentList) find(offset Offset) int {
 // Flush, Roll, TruncateTo, DeleteRecords, ApplyRetention, AssignEpoch,
 // SetConfig and Close (every method documented "Writer only"), without
 // locks; until a shard adopts the log, whoever opened it is the writer.
-// Any goroutine calls Read, ListOffset, the offset getters, Config,
-// EndOffsetForEpoch and EpochHistory: what they read is published with
-// atomics or as immutable snapshots.
+// In invariants builds each of them asserts that it runs on the writer's
+// goroutine (checkWriter). Any goroutine calls Read, ListOffset, the offset
+// getters, Config, EndOffsetForEpoch and EpochHistory: what they read is
+// published with atomics or as immutable snapshots.
 type Log struct {
 	dir    string
 	cfg    LogConfig // writer only; readers load config
@@ -103,6 +104,10 @@ type Log struct {
 	epochs *epochCache
 
 	// Writer only.
+	//
+	// owner is the writer's goroutine, which checkWriter asserts in
+	// invariants builds (an empty struct otherwise).
+	owner         invariants.Owner
 	active        *segment.Segment
 	recoveryPoint Offset
 	closed        bool
@@ -180,6 +185,7 @@ func OpenLog(dir string, cfg LogConfig) (*Log, error) {
 		return nil, err
 	}
 	l := &Log{dir: dir, cfg: cfg, logger: cfg.Logger.With("partition", filepath.Base(dir))}
+	l.owner.Bind() // the opener is the writer until a shard adopts the log
 	l.config.Store(&cfg)
 	l.hwm.init()
 	l.leo.init()
@@ -544,6 +550,14 @@ func (l *Log) fail(err error) error {
 	}
 	return l.Err()
 }
+
+// checkWriter asserts, in invariants builds, that the calling goroutine is
+// the log's writer: the goroutine of the shard that runs it, or, before a
+// shard adopts the log, the one that opened it (the first call from a
+// shard's goroutine adopts it; a stopped shard's logs pass to whoever
+// calls next: see invariants.Owner). what names the method. It costs
+// nothing in other builds.
+func (l *Log) checkWriter(what string) { l.owner.Check(what) }
 
 // checkInvariants verifies, in invariants builds, that the published segment
 // list is sorted, contiguous and agrees with the published offsets.

@@ -16,6 +16,7 @@ import (
 // segments (see deleteOldest). A crash after the first step leaves segments
 // that the next open deletes.
 func (l *Log) DeleteRecords(offset Offset) (Offset, error) {
+	l.checkWriter("Log.DeleteRecords")
 	if err := l.Err(); err != nil {
 		return l.LogStartOffset(), err
 	}
@@ -97,6 +98,7 @@ func (l *Log) deleteOldest(count int) error {
 // idempotent producers idle for longer than producer.id.expiration.ms.
 // Writer only. It returns how many segments it deleted.
 func (l *Log) ApplyRetention() (int, error) {
+	l.checkWriter("Log.ApplyRetention")
 	if err := l.Err(); err != nil {
 		return 0, err
 	}

@@ -23,6 +23,7 @@ type syncJob struct {
 // prepareSync readies l.job to cover everything appended so far, or answers
 // false when nothing needs syncing. Writer only.
 func (l *Log) prepareSync() bool {
+	l.checkWriter("Log.prepareSync")
 	if l.Err() != nil {
 		return false
 	}
@@ -47,7 +48,10 @@ func (l *Log) prepareSync() bool {
 
 // unsyncedBytes is how much of the active segment no sync covers yet.
 // Writer only.
-func (l *Log) unsyncedBytes() int64 { return l.active.Size() - l.active.SyncedSize() }
+func (l *Log) unsyncedBytes() int64 {
+	l.checkWriter("Log.unsyncedBytes")
+	return l.active.Size() - l.active.SyncedSize()
+}
 
 // runSync performs l.job; any goroutine, while the writer keeps appending.
 func (l *Log) runSync() {
@@ -74,6 +78,7 @@ func (l *Log) runSync() {
 // finishSync publishes what l.job made durable, or fails the log. Writer
 // only.
 func (l *Log) finishSync() {
+	l.checkWriter("Log.finishSync")
 	if l.job.err != nil {
 		l.fail(l.job.err)
 	} else {
@@ -97,6 +102,7 @@ func (l *Log) finishSync() {
 // sync jobs are back), and before a flush or close. Writer only, with no
 // sync job in flight.
 func (l *Log) sealPending() error {
+	l.checkWriter("Log.sealPending")
 	if len(l.pendingSeal) == 0 {
 		return nil
 	}

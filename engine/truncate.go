@@ -24,6 +24,7 @@ import (
 //     cut the epoch history there; reload the producers' state (snapshot
 //     at or below the new end, plus replay).
 func (l *Log) TruncateTo(offset Offset) (Offset, error) {
+	l.checkWriter("Log.TruncateTo")
 	if err := l.Err(); err != nil {
 		return l.LogEndOffset(), err
 	}
@@ -120,6 +121,7 @@ func (l *Log) TruncateTo(offset Offset) (Offset, error) {
 // gap between them: the next open keeps the old prefix (reporting the gap
 // as corruption) and the standby is reset again. Writer only.
 func (l *Log) ResetTo(offset Offset) error {
+	l.checkWriter("Log.ResetTo")
 	if err := l.Err(); err != nil {
 		return err
 	}
