@@ -29,6 +29,7 @@ type AppendInfo struct {
 // segment when the active one is full or older than segment.ms. Under
 // FlushEveryBatch it also syncs. Writer only.
 func (l *Log) Append(b []byte, leaderEpoch int32) (AppendInfo, error) {
+	l.checkWriter("Log.Append")
 	if err := l.Err(); err != nil {
 		return AppendInfo{}, err
 	}
@@ -60,6 +61,28 @@ func (l *Log) Append(b []byte, leaderEpoch int32) (AppendInfo, error) {
 		l.producers.record(&h, now)
 	}
 	return info, err
+}
+
+// checkKeys refuses a batch with a record without a key, which a compacted
+// topic cannot hold (Kafka answers INVALID_RECORD). Writer only.
+func (l *Log) checkKeys(b []byte) error {
+	l.checkWriter("Log.checkKeys")
+	missing := false
+	var err error
+	l.keyScratch, err = segment.WalkAnyRecords(b, l.keyScratch, recordsDecompressedBytesMax, func(r segment.RecordPosition) bool {
+		missing = r.Key == nil
+		return !missing
+	})
+	if len(l.keyScratch) > 1<<20 {
+		l.keyScratch = nil // do not keep a large buffer per partition
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrCorruptBatch, err)
+	}
+	if missing {
+		return fmt.Errorf("%w: a compacted topic cannot accept a record without a key", ErrInvalidRecord)
+	}
+	return nil
 }
 
 // appendValid appends a validated batch at offset base, at now
@@ -126,6 +149,7 @@ func (l *Log) shouldRoll(now int64) bool {
 // Flush makes every appended batch durable and publishes the durable
 // offset. A failed sync fails the partition. Writer only.
 func (l *Log) Flush() error {
+	l.checkWriter("Log.Flush")
 	if err := l.Err(); err != nil {
 		return err
 	}
@@ -164,6 +188,7 @@ func (l *Log) Flush() error {
 //
 // Writer only.
 func (l *Log) Roll() error {
+	l.checkWriter("Log.Roll")
 	// 1.
 	deferred := false
 	if !l.active.Sealed() {
@@ -231,18 +256,26 @@ func diskFull(err error) bool {
 // AssignEpoch starts a leader epoch at the log end offset (a promotion),
 // before any batch of that epoch arrives. Writer only.
 func (l *Log) AssignEpoch(epoch int32) error {
+	l.checkWriter("Log.AssignEpoch")
 	_, err := l.epochs.assign(epoch, l.LogEndOffset())
 	return err
 }
 
-// EndOffsetForEpoch answers OffsetForLeaderEpoch. Writer only (the epoch
-// history belongs to the shard).
+// EndOffsetForEpoch answers OffsetForLeaderEpoch: the largest epoch ≤
+// epoch and the offset where it ended, or (-1, -1). Any goroutine: it
+// reads the epoch history the writer published (an immutable snapshot)
+// and then the log end offset, so it answers as of a moment of the
+// writer's, never past the log end offset.
 func (l *Log) EndOffsetForEpoch(epoch int32) (int32, Offset) {
-	return l.epochs.endOffsetFor(epoch, l.LogEndOffset())
+	entries := l.epochs.load()
+	return endOffsetFor(entries, epoch, l.LogEndOffset())
 }
 
-// EpochHistory is a copy of the leader-epoch history. Writer only.
-func (l *Log) EpochHistory() []EpochEntry { return l.epochs.snapshot() }
+// EpochHistory is a copy of the leader-epoch history, oldest first. Any
+// goroutine.
+func (l *Log) EpochHistory() []EpochEntry {
+	return append([]EpochEntry(nil), l.epochs.load()...)
+}
 
 // Close shuts the log down cleanly, in this order:
 //  1. sync the active segment and seal it (file and indexes cut to size);
@@ -256,6 +289,7 @@ func (l *Log) EpochHistory() []EpochEntry { return l.epochs.snapshot() }
 // A failed log skips the marker, so the next open scans. Writer only, after
 // readers are gone.
 func (l *Log) Close() error {
+	l.checkWriter("Log.Close")
 	if l.closed {
 		return nil
 	}
@@ -293,117 +327,6 @@ func (l *Log) Close() error {
 	return err
 }
 
-// syncJob is a background sync of a log's active segment: the bytes
-// [from, to) that hold every batch below end. A log has at most one in
-// flight, so the job lives in the Log and costs no allocation.
-type syncJob struct {
-	segment  *segment.Segment
-	from, to int64
-	end      Offset
-	// seals are rolled segments to seal first; then the recovery point
-	// moves to recoveryPoint (the active segment's base at prepare time).
-	seals         []*segment.Segment
-	recoveryPoint Offset
-	err           error
-}
-
-// prepareSync readies l.job to cover everything appended so far, or answers
-// false when nothing needs syncing. Writer only.
-func (l *Log) prepareSync() bool {
-	if l.Err() != nil {
-		return false
-	}
-	end := l.LogEndOffset()
-	seals := len(l.pendingSeal) > 0
-	if !seals && l.DurableOffset() >= end {
-		return false
-	}
-	from, to := l.active.SyncedSize(), l.active.Size()
-	if !seals && from >= to {
-		// Everything is synced already (a roll sealed it).
-		l.durableOffset.Store(int64(end))
-		return false
-	}
-	l.job = syncJob{segment: l.active, from: from, to: to, end: end}
-	if seals {
-		l.job.seals, l.job.recoveryPoint = l.pendingSeal, l.active.BaseOffset()
-		l.pendingSeal = nil
-	}
-	return true
-}
-
-// unsyncedBytes is how much of the active segment no sync covers yet.
-// Writer only.
-func (l *Log) unsyncedBytes() int64 { return l.active.Size() - l.active.SyncedSize() }
-
-// runSync performs l.job; any goroutine, while the writer keeps appending.
-func (l *Log) runSync() {
-	// The rolled segments are the writer's no longer: nothing appends to
-	// them, and writer operations (Shard.Do) wait for the job.
-	for _, s := range l.job.seals {
-		if err := s.Seal(); err != nil {
-			l.job.err = err
-			return
-		}
-	}
-	if len(l.job.seals) > 0 {
-		if err := writeOffsetFile(filepath.Join(l.dir, recoveryPointFileName), l.job.recoveryPoint); err != nil {
-			l.job.err = err
-			return
-		}
-	}
-	l.job.err = l.job.segment.SyncRange(l.job.from, l.job.to)
-	if l.job.err == nil {
-		l.dropColdCache(l.job.segment, l.job.to)
-	}
-}
-
-// finishSync publishes what l.job made durable, or fails the log. Writer
-// only.
-func (l *Log) finishSync() {
-	if l.job.err != nil {
-		l.fail(l.job.err)
-	} else {
-		l.job.segment.MarkSynced(l.job.to)
-		if len(l.job.seals) > 0 && l.job.recoveryPoint > l.recoveryPoint {
-			l.recoveryPoint = l.job.recoveryPoint
-		}
-		// Everything below job.end was in the sealed segments, the job's
-		// seals, or the range it synced, even if a roll since made that
-		// segment a pending seal.
-		if l.job.end > l.DurableOffset() {
-			l.durableOffset.Store(int64(l.job.end))
-		}
-	}
-	l.job = syncJob{}
-}
-
-// sealPending seals the rolled segments no sync job has sealed yet and
-// moves the recovery point past them, at once, on the writer: before any
-// writer operation that may touch them (Shard.Do settles it after the
-// sync jobs are back), and before a flush or close. Writer only, with no
-// sync job in flight.
-func (l *Log) sealPending() error {
-	if len(l.pendingSeal) == 0 {
-		return nil
-	}
-	if err := l.Err(); err != nil {
-		return err
-	}
-	for len(l.pendingSeal) > 0 {
-		if err := l.pendingSeal[0].Seal(); err != nil {
-			return l.fail(err)
-		}
-		l.pendingSeal = l.pendingSeal[1:]
-	}
-	l.pendingSeal = nil
-	l.recoveryPoint = l.active.BaseOffset()
-	if err := writeOffsetFile(filepath.Join(l.dir, recoveryPointFileName), l.recoveryPoint); err != nil {
-		return l.fail(err)
-	}
-	return nil
-}
-
 // ErrReplicaGap says a replicated batch does not start at the log end
 // offset: the standby and the leader disagree about where it stands.
 var ErrReplicaGap = errors.New("engine: replicated batch does not continue the log")
@@ -417,6 +340,7 @@ var ErrReplicaGap = errors.New("engine: replicated batch does not continue the l
 // state is recorded as on the leader, so a promoted standby deduplicates
 // retries. The caller syncs per its flush policy. Writer only.
 func (l *Log) AppendReplica(batches []byte) (appended int, err error) {
+	l.checkWriter("Log.AppendReplica")
 	if err := l.Err(); err != nil {
 		return 0, err
 	}

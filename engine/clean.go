@@ -186,6 +186,7 @@ func Clean(l *Log, shard *Shard, force bool, stop <-chan struct{}) (CleanStats, 
 // planClean picks the segments a pass may rewrite and acquires them, or
 // returns nil when there is nothing to do. Writer only.
 func (l *Log) planClean(force bool) *cleanPlan {
+	l.checkWriter("Log.planClean")
 	if l.closed || l.Err() != nil || !l.cfg.Cleanup.Compact() {
 		return nil
 	}
@@ -258,29 +259,75 @@ func fileModifiedMillis(path string, fallback int64) int64 {
 // writeCleaned builds the offset map over the dirty segments and writes
 // the rewritten segments under cleaning/ (steps 1 and 2). It returns the
 // bases of the segments it rewrote (those with something removed) and the
-// end of the dirty part it mapped, which becomes the checkpoint.
+// end of the dirty part it mapped, which becomes the checkpoint. In order:
+//   - map each dirty key to its newest offset (mapDirtyKeys);
+//   - leave the segments past the mapped part to the next pass
+//     (mappedSegments);
+//   - make an empty cleaning/ directory;
+//   - rewrite each segment that loses a record there (rewriteSegment);
+//   - sync the directory.
 func (l *Log) writeCleaned(plan *cleanPlan, stats *CleanStats, stop <-chan struct{}) ([]Offset, Offset, error) {
-	stopped := func() bool {
-		select {
-		case <-stop:
-			return true
-		default:
-			return l.closing.Load()
+	latest, dirtyEnd, err := l.mapDirtyKeys(plan, stop)
+	if err != nil {
+		return nil, 0, err
+	}
+	segments := mappedSegments(plan.segments, dirtyEnd)
+	dir := filepath.Join(l.dir, cleaningDirName)
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, 0, err
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return nil, 0, err
+	}
+	w := &segmentRewriter{
+		dir:           dir,
+		plan:          plan,
+		latest:        latest,
+		deleteHorizon: plan.now - max(plan.cfg.DeleteRetentionMillis, 0),
+	}
+	var cleaned []Offset
+	for _, s := range segments {
+		if l.cleanStopped(stop) {
+			return nil, 0, ErrCleanAborted
+		}
+		rewritten, err := w.rewriteSegment(s, stats)
+		if err != nil {
+			return nil, 0, err
+		}
+		if rewritten {
+			cleaned = append(cleaned, s.BaseOffset())
 		}
 	}
-	// The offset map.
+	if err := segment.SyncDir(dir); err != nil {
+		return nil, 0, err
+	}
+	return cleaned, dirtyEnd, nil
+}
+
+// cleanStopped reports whether a pass should give up: stop is closed or
+// the log is closing.
+func (l *Log) cleanStopped(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return l.closing.Load()
+	}
+}
+
+// mapDirtyKeys maps each key of the dirty part of plan's segments to the
+// offset of its newest record, and returns the map and the end of the part
+// it mapped: at most cleanerKeysMax keys, whole batches, the first dirty
+// batch always.
+func (l *Log) mapDirtyKeys(plan *cleanPlan, stop <-chan struct{}) (map[keyDigest]Offset, Offset, error) {
 	latest := map[keyDigest]Offset{}
 	var scratch []byte
 	dirtyEnd := plan.firstDirty
-	full := false
 	for _, s := range plan.segments {
-		if full {
-			break
-		}
 		if s.NextOffset() <= plan.firstDirty {
 			continue
 		}
-		if stopped() {
+		if l.cleanStopped(stop) {
 			return nil, 0, ErrCleanAborted
 		}
 		b := s.Bytes(0)
@@ -297,8 +344,7 @@ func (l *Log) writeCleaned(plan *cleanPlan, stats *CleanStats, stop <-chan struc
 			// before a batch that could take it past its bound (the
 			// records of a segment are not bounded by anything else).
 			if dirtyEnd > plan.firstDirty && len(latest)+int(max(h.RecordCount, 0)) > cleanerKeysMax {
-				full = true
-				break
+				return latest, dirtyEnd, nil
 			}
 			scratch, err = segment.WalkAnyRecords(batch, scratch, recordsDecompressedBytesMax, func(r segment.RecordPosition) bool {
 				if r.Key != nil && r.Offset >= plan.firstDirty {
@@ -312,28 +358,46 @@ func (l *Log) writeCleaned(plan *cleanPlan, stats *CleanStats, stop <-chan struc
 			dirtyEnd = h.NextOffset()
 		}
 	}
-	// Segments past the mapped part wait for the next pass; one mapped in
-	// part is rewritten (its records at or past dirtyEnd have no newer
-	// record in the map, so they stay; its tombstones stay, as it is not
-	// wholly clean).
-	segments := plan.segments
+	return latest, dirtyEnd, nil
+}
+
+// mappedSegments drops from segments those that start at or past
+// dirtyEnd: they wait for the next pass. One mapped in part is rewritten
+// (its records at or past dirtyEnd have no newer record in the map, so
+// they stay; its tombstones stay, as it is not wholly clean).
+func mappedSegments(segments []*segment.Segment, dirtyEnd Offset) []*segment.Segment {
 	for len(segments) > 0 && segments[len(segments)-1].BaseOffset() >= dirtyEnd {
 		segments = segments[:len(segments)-1]
 	}
+	return segments
+}
 
-	dir := filepath.Join(l.dir, cleaningDirName)
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, 0, err
+// segmentRewriter writes the rewritten segments of one pass. Its buffers
+// hold one batch, reused from batch to batch: the cleaner's memory is a
+// batch's, never a segment's.
+type segmentRewriter struct {
+	dir           string // cleaning/
+	plan          *cleanPlan
+	latest        map[keyDigest]Offset // key → offset of its newest record
+	deleteHorizon int64                // tombstones in clean segments older than this go
+	filter        segment.FilterScratch
+	// out holds one filtered batch; copied one batch before the first
+	// that loses a record, copied unchanged.
+	out, copied []byte
+}
+
+// rewriteSegment filters s's batches against the offset map and, if any
+// record goes, writes the segment anew under cleaning/ and seals it. It
+// reports whether it did.
+func (w *segmentRewriter) rewriteSegment(s *segment.Segment, stats *CleanStats) (bool, error) {
+	b := s.Bytes(0)
+	stats.BytesRead += int64(len(b))
+	newest := s.LargestTimestamp()
+	if newest < 0 {
+		newest = fileModifiedMillis(s.Path(), w.plan.now)
 	}
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		return nil, 0, err
-	}
-	deleteHorizon := plan.now - max(plan.cfg.DeleteRetentionMillis, 0)
-	var cleaned []Offset
-	var filter segment.FilterScratch
-	// out holds one filtered batch, copied a batch before it is written:
-	// the cleaner's memory is a batch's, never a segment's.
-	var out, copied []byte
+	dropTombstones := s.NextOffset() <= w.plan.firstDirty && newest < w.deleteHorizon
+	removedHere := int64(0)
 	// writing is the rewritten segment being written, closed on an error.
 	var writing *segment.Segment
 	defer func() {
@@ -341,83 +405,79 @@ func (l *Log) writeCleaned(plan *cleanPlan, stats *CleanStats, stop <-chan struc
 			writing.Close()
 		}
 	}()
-	for _, s := range segments {
-		if stopped() {
-			return nil, 0, ErrCleanAborted
-		}
-		b := s.Bytes(0)
-		stats.BytesRead += int64(len(b))
-		newest := s.LargestTimestamp()
-		if newest < 0 {
-			newest = fileModifiedMillis(s.Path(), plan.now)
-		}
-		dropTombstones := s.NextOffset() <= plan.firstDirty && newest < deleteHorizon
-		removedHere := int64(0)
-		for position := int64(0); position < int64(len(b)); {
-			batchStart := position
-			h, batch, err := wholeBatchAt(b, position)
-			if err != nil {
-				return nil, 0, fmt.Errorf("%s at %d: %w", s.Path(), position, err)
-			}
-			position += h.TotalBytes()
-			lastOfSegment := position >= int64(len(b))
-			keepEmpty := lastOfSegment || (h.ProducerID >= 0 && plan.producerLast[h.ProducerID] == h.BaseOffset)
-			var removed int
-			out, _, removed, err = segment.FilterBatch(out[:0], batch, &filter, recordsDecompressedBytesMax, keepEmpty, func(r segment.RecordPosition) bool {
-				if r.Key == nil {
-					return false
-				}
-				if newer, ok := latest[digestKey(r.Key)]; ok && newer > r.Offset {
-					return false
-				}
-				return r.Value != nil || !dropTombstones
-			})
-			if err != nil {
-				return nil, 0, fmt.Errorf("%s: batch at %d: %w", s.Path(), h.BaseOffset, err)
-			}
-			removedHere += int64(removed)
-			if removed > 0 && writing == nil {
-				// The segment's first lost record: it is written anew,
-				// from the batches before this one, unchanged.
-				if writing, err = createCleanedSegment(dir, s, plan.segmentConfig); err != nil {
-					return nil, 0, err
-				}
-				for p := int64(0); p < batchStart; {
-					ph, err := segment.ParseHeader(b[p:])
-					if err != nil {
-						return nil, 0, fmt.Errorf("%s at %d: %w", s.Path(), p, err)
-					}
-					copied = append(copied[:0], b[p:p+ph.TotalBytes()]...)
-					p += ph.TotalBytes()
-					if err := appendCleaned(writing, copied, plan.now); err != nil {
-						return nil, 0, err
-					}
-				}
-			}
-			if writing != nil && len(out) > 0 {
-				if err := appendCleaned(writing, out, plan.now); err != nil {
-					return nil, 0, err
-				}
-			}
-		}
-		if writing == nil {
-			continue // nothing to remove: the segment stays as it is
-		}
-		written := writing.Size()
-		err := sealCleanedSegment(dir, s, writing)
-		writing = nil
+	for position := int64(0); position < int64(len(b)); {
+		batchStart := position
+		h, batch, err := wholeBatchAt(b, position)
 		if err != nil {
-			return nil, 0, err
+			return false, fmt.Errorf("%s at %d: %w", s.Path(), position, err)
 		}
-		cleaned = append(cleaned, s.BaseOffset())
-		stats.Segments++
-		stats.BytesWritten += written
-		stats.RecordsRemoved += removedHere
+		position += h.TotalBytes()
+		lastOfSegment := position >= int64(len(b))
+		keepEmpty := lastOfSegment || (h.ProducerID >= 0 && w.plan.producerLast[h.ProducerID] == h.BaseOffset)
+		var removed int
+		w.out, _, removed, err = segment.FilterBatch(w.out[:0], batch, &w.filter, recordsDecompressedBytesMax, keepEmpty, func(r segment.RecordPosition) bool {
+			if r.Key == nil {
+				return false
+			}
+			if newer, ok := w.latest[digestKey(r.Key)]; ok && newer > r.Offset {
+				return false
+			}
+			return r.Value != nil || !dropTombstones
+		})
+		if err != nil {
+			return false, fmt.Errorf("%s: batch at %d: %w", s.Path(), h.BaseOffset, err)
+		}
+		removedHere += int64(removed)
+		if removed > 0 && writing == nil {
+			// The segment's first lost record: it is written anew, from
+			// the batches before this one, unchanged.
+			if writing, err = w.startRewrite(s, b[:batchStart]); err != nil {
+				return false, err
+			}
+		}
+		if writing != nil && len(w.out) > 0 {
+			if err := appendCleaned(writing, w.out, w.plan.now); err != nil {
+				return false, err
+			}
+		}
 	}
-	if err := segment.SyncDir(dir); err != nil {
-		return nil, 0, err
+	if writing == nil {
+		return false, nil // nothing to remove: the segment stays as it is
 	}
-	return cleaned, dirtyEnd, nil
+	written := writing.Size()
+	err := sealCleanedSegment(w.dir, s, writing)
+	writing = nil
+	if err != nil {
+		return false, err
+	}
+	stats.Segments++
+	stats.BytesWritten += written
+	stats.RecordsRemoved += removedHere
+	return true, nil
+}
+
+// startRewrite creates the rewritten segment of original and copies into
+// it, unchanged, the batches of before (the original's bytes ahead of its
+// first batch that loses a record). On an error nothing stays open.
+func (w *segmentRewriter) startRewrite(original *segment.Segment, before []byte) (*segment.Segment, error) {
+	writing, err := createCleanedSegment(w.dir, original, w.plan.segmentConfig)
+	if err != nil {
+		return nil, err
+	}
+	for p := int64(0); p < int64(len(before)); {
+		ph, err := segment.ParseHeader(before[p:])
+		if err != nil {
+			writing.Close()
+			return nil, fmt.Errorf("%s at %d: %w", original.Path(), p, err)
+		}
+		w.copied = append(w.copied[:0], before[p:p+ph.TotalBytes()]...)
+		p += ph.TotalBytes()
+		if err := appendCleaned(writing, w.copied, w.plan.now); err != nil {
+			writing.Close()
+			return nil, err
+		}
+	}
+	return writing, nil
 }
 
 // createCleanedSegment creates the rewritten segment of original in dir.
@@ -486,6 +546,7 @@ var errSwapStopped = errors.New("engine: swap stopped by a test hook")
 // swapCleaned commits a pass (steps 3 to 6 of the list at the top). Writer
 // only.
 func (l *Log) swapCleaned(plan *cleanPlan, cleaned []Offset, dirtyEnd Offset) error {
+	l.checkWriter("Log.swapCleaned")
 	if l.closed || l.Err() != nil {
 		return ErrCleanAborted
 	}
@@ -610,29 +671,11 @@ func resolveCleaner(dir string) error {
 	return finishCleanedSwap(dir, nil)
 }
 
-// checkKeys refuses a batch with a record without a key, which a compacted
-// topic cannot hold (Kafka answers INVALID_RECORD). Writer only.
-func (l *Log) checkKeys(b []byte) error {
-	missing := false
-	var err error
-	l.keyScratch, err = segment.WalkAnyRecords(b, l.keyScratch, recordsDecompressedBytesMax, func(r segment.RecordPosition) bool {
-		missing = r.Key == nil
-		return !missing
-	})
-	if len(l.keyScratch) > 1<<20 {
-		l.keyScratch = nil // do not keep a large buffer per partition
-	}
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrCorruptBatch, err)
-	}
-	if missing {
-		return fmt.Errorf("%w: a compacted topic cannot accept a record without a key", ErrInvalidRecord)
-	}
-	return nil
-}
-
 // CleanerCheckpoint is the offset below which the log is clean. Writer only.
-func (l *Log) CleanerCheckpoint() Offset { return l.cleanerCheckpoint }
+func (l *Log) CleanerCheckpoint() Offset {
+	l.checkWriter("Log.CleanerCheckpoint")
+	return l.cleanerCheckpoint
+}
 
 // segmentConfig is the config to open this log's existing segments with:
 // gaps between batches are accepted below the cleaner's checkpoint (what
@@ -640,6 +683,7 @@ func (l *Log) CleanerCheckpoint() Offset { return l.cleanerCheckpoint }
 // the leader's cleaned ranges, and a pass's swap lands before its
 // checkpoint); elsewhere a gap is damage. Writer only.
 func (l *Log) segmentConfig() segment.Config {
+	l.checkWriter("Log.segmentConfig")
 	c := l.cfg.Segment
 	c.GapsBelow = l.cleanerCheckpoint
 	if l.cfg.Cleanup&CleanupCompact != 0 {
@@ -652,6 +696,7 @@ func (l *Log) segmentConfig() segment.Config {
 // truncation, so batches appended again above end count as dirty. Writer
 // only.
 func (l *Log) lowerCleanerCheckpoint(end Offset) {
+	l.checkWriter("Log.lowerCleanerCheckpoint")
 	if l.cleanerCheckpoint <= end {
 		return
 	}

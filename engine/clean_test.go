@@ -146,6 +146,12 @@ func newShardLog(t testing.TB, dir string, cfg LogConfig) (*Shard, *Log) {
 	return shard, l
 }
 
+// cleanerCheckpoint reads l's cleaner checkpoint on its writer, the shard.
+func cleanerCheckpoint(shard *Shard, l *Log) (checkpoint Offset) {
+	shard.Do(func() { checkpoint = l.CleanerCheckpoint() })
+	return checkpoint
+}
+
 func appendOn(t testing.TB, shard *Shard, l *Log, b []byte) AppendInfo {
 	t.Helper()
 	var info AppendInfo
@@ -234,7 +240,7 @@ func TestCleanKeepsNewestPerKeyAtItsOffset(t *testing.T) {
 	if l.LogEndOffset() != end || l.LogStartOffset() != start {
 		t.Fatalf("offsets moved: start %d->%d end %d->%d", start, l.LogStartOffset(), end, l.LogEndOffset())
 	}
-	checkpoint := l.CleanerCheckpoint()
+	checkpoint := cleanerCheckpoint(shard, l)
 	if checkpoint == 0 {
 		t.Fatal("checkpoint did not move")
 	}
@@ -263,7 +269,7 @@ func TestCleanKeepsNewestPerKeyAtItsOffset(t *testing.T) {
 	if _, _, err := Clean(l, shard, true, nil); err != nil {
 		t.Fatal(err)
 	}
-	checkCompacted(t, l, written, l.CleanerCheckpoint())
+	checkCompacted(t, l, written, cleanerCheckpoint(shard, l))
 
 	// Reopen cleanly and uncleanly: the cleaned log opens whole.
 	shard.Do(func() { err = l.Close() })
@@ -277,13 +283,13 @@ func TestCleanKeepsNewestPerKeyAtItsOffset(t *testing.T) {
 	if l.Corruptions() != 0 {
 		t.Fatal("corruption after reopen")
 	}
-	checkCompacted(t, l, written, l.CleanerCheckpoint())
+	checkCompacted(t, l, written, cleanerCheckpoint(shard, l))
 	shard.Do(func() { stopUncleanly(l) })
 	shard.Do(func() { l, err = OpenLog(dir, compactConfig(&now)) })
 	if err != nil || l.Corruptions() != 0 {
 		t.Fatalf("unclean reopen: %v, %d corruptions", err, l.Corruptions())
 	}
-	checkCompacted(t, l, written, l.CleanerCheckpoint())
+	checkCompacted(t, l, written, cleanerCheckpoint(shard, l))
 	shard.Do(func() { l.Close() })
 }
 
@@ -367,7 +373,7 @@ func TestCleanCompressedBatches(t *testing.T) {
 			if stats.RecordsRemoved == 0 {
 				t.Fatal("nothing removed")
 			}
-			checkCompacted(t, l, written, l.CleanerCheckpoint())
+			checkCompacted(t, l, written, cleanerCheckpoint(shard, l))
 			// Rewritten batches keep their codec.
 			list := l.segments.Load()
 			for _, s := range list.segments {
@@ -517,7 +523,7 @@ func TestCleanCrashDuringSwap(t *testing.T) {
 			if _, _, err := Clean(l, shard, true, nil); err != nil {
 				t.Fatal(err)
 			}
-			checkCompacted(t, l, written, l.CleanerCheckpoint())
+			checkCompacted(t, l, written, cleanerCheckpoint(shard, l))
 			shard.Do(func() { l.Close() })
 		})
 	}
@@ -579,7 +585,7 @@ func TestCleanWhileReading(t *testing.T) {
 	}
 	stop.Store(true)
 	wg.Wait()
-	checkCompacted(t, l, written, l.CleanerCheckpoint())
+	checkCompacted(t, l, written, cleanerCheckpoint(shard, l))
 	t.Logf("%d reads", reads.Load())
 	shard.Do(func() { l.Close() })
 }
@@ -639,22 +645,22 @@ func TestCleanBoundsOffsetMap(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Each batch holds one key: the pass maps exactly cleanerKeysMax.
-	if got, want := l.CleanerCheckpoint(), first.BaseOffset()+Offset(cleanerKeysMax); got != want {
+	if got, want := cleanerCheckpoint(shard, l), first.BaseOffset()+Offset(cleanerKeysMax); got != want {
 		t.Fatalf("checkpoint %d after a pass bounded to %d keys, want %d (inside the first segment, which ends at %d)", got, cleanerKeysMax, want, first.NextOffset())
 	}
-	checkCompacted(t, l, written, l.CleanerCheckpoint())
-	for pass := 0; l.CleanerCheckpoint() < l.segments.Load().segments[len(l.segments.Load().segments)-1].BaseOffset(); pass++ {
+	checkCompacted(t, l, written, cleanerCheckpoint(shard, l))
+	for pass := 0; cleanerCheckpoint(shard, l) < l.segments.Load().segments[len(l.segments.Load().segments)-1].BaseOffset(); pass++ {
 		if pass > 100 {
-			t.Fatalf("no end to the passes: checkpoint %d", l.CleanerCheckpoint())
+			t.Fatalf("no end to the passes: checkpoint %d", cleanerCheckpoint(shard, l))
 		}
-		before := l.CleanerCheckpoint()
+		before := cleanerCheckpoint(shard, l)
 		if _, ran, err := Clean(l, shard, true, nil); err != nil || !ran {
 			t.Fatalf("pass %d: ran %v, %v", pass, ran, err)
 		}
-		if after := l.CleanerCheckpoint(); after <= before || after-before > Offset(cleanerKeysMax) {
+		if after := cleanerCheckpoint(shard, l); after <= before || after-before > Offset(cleanerKeysMax) {
 			t.Fatalf("pass %d moved the checkpoint %d -> %d", pass, before, after)
 		}
-		checkCompacted(t, l, written, l.CleanerCheckpoint())
+		checkCompacted(t, l, written, cleanerCheckpoint(shard, l))
 	}
 	if got := readRecords(t, l); len(got) != 40 {
 		t.Fatalf("%d records after every pass, want one for each of 40 keys", len(got))
@@ -697,7 +703,7 @@ func TestCleanMemoryIsABatchNotASegment(t *testing.T) {
 	if allocated > 1<<20 {
 		t.Fatalf("a pass over %d bytes allocated %d bytes", stats.BytesRead, allocated)
 	}
-	checkCompacted(t, l, written, l.CleanerCheckpoint())
+	checkCompacted(t, l, written, cleanerCheckpoint(shard, l))
 }
 
 func TestCleanWaitsForMinCompactionLag(t *testing.T) {
@@ -714,7 +720,7 @@ func TestCleanWaitsForMinCompactionLag(t *testing.T) {
 	if _, ran, err := Clean(l, shard, true, nil); !ran || err != nil {
 		t.Fatalf("no pass once the lag passed: %v", err)
 	}
-	checkCompacted(t, l, written, l.CleanerCheckpoint())
+	checkCompacted(t, l, written, cleanerCheckpoint(shard, l))
 }
 
 // The cleaner's crash test: a child process appends durable updates to 40

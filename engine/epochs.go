@@ -8,7 +8,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
+	"spool/internal/invariants"
 	"spool/segment"
 )
 
@@ -37,11 +39,16 @@ type EpochEntry struct {
 	StartOffset segment.Offset
 }
 
-// epochCache is the partition's leader-epoch history. Owned by the shard
-// (writer); readers ask through the Log, which hands out copies.
+// epochCache is the partition's leader-epoch history. The shard (writer)
+// changes it; any goroutine reads it. Every change publishes a new slice
+// that nobody writes to afterwards (the writer copies, or publishes a
+// shorter view of the same entries, never writing in place), so a reader
+// holds a consistent history without a lock: the replication goroutines
+// answer OffsetForLeaderEpoch while the shard moves the log start or
+// truncates.
 type epochCache struct {
 	path    string
-	entries []EpochEntry
+	entries atomic.Pointer[[]EpochEntry] // immutable once published
 }
 
 var errEpochFile = errors.New("engine: malformed leader-epoch checkpoint")
@@ -63,6 +70,7 @@ func loadEpochCache(path string) (*epochCache, error) {
 	if err != nil || count < 0 || count > epochEntriesMax || count != len(lines)-2 {
 		return nil, fmt.Errorf("%s: %w: entry count", path, errEpochFile)
 	}
+	entries := make([]EpochEntry, 0, count)
 	for _, line := range lines[2:] {
 		fields := strings.Fields(line)
 		if len(fields) != 2 {
@@ -74,18 +82,41 @@ func loadEpochCache(path string) (*epochCache, error) {
 			return nil, fmt.Errorf("%s: %w: %q", path, errEpochFile, line)
 		}
 		entry := EpochEntry{Epoch: int32(epoch), StartOffset: segment.Offset(offset)}
-		if n := len(c.entries); n > 0 && (entry.Epoch <= c.entries[n-1].Epoch || entry.StartOffset < c.entries[n-1].StartOffset) {
+		if n := len(entries); n > 0 && (entry.Epoch <= entries[n-1].Epoch || entry.StartOffset < entries[n-1].StartOffset) {
 			return nil, fmt.Errorf("%s: %w: not ascending at %q", path, errEpochFile, line)
 		}
-		c.entries = append(c.entries, entry)
+		entries = append(entries, entry)
 	}
+	c.publish(entries)
 	return c, nil
 }
 
-func (c *epochCache) persist() error {
+// load is the published history. Any goroutine; never write to it.
+func (c *epochCache) load() []EpochEntry {
+	if p := c.entries.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// publish makes entries the history. Writer only; entries must not be
+// written to afterwards, nor share an array with anything that will be.
+func (c *epochCache) publish(entries []EpochEntry) {
+	if invariants.Enabled {
+		for i := 1; i < len(entries); i++ {
+			if entries[i].Epoch <= entries[i-1].Epoch || entries[i].StartOffset < entries[i-1].StartOffset {
+				invariants.Failf("epoch history not ascending at %d: %v", i, entries)
+			}
+		}
+	}
+	c.entries.Store(&entries)
+}
+
+// persist writes entries to the checkpoint.
+func (c *epochCache) persist(entries []EpochEntry) error {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "%d\n%d\n", epochFileVersion, len(c.entries))
-	for _, e := range c.entries {
+	fmt.Fprintf(&b, "%d\n%d\n", epochFileVersion, len(entries))
+	for _, e := range entries {
 		fmt.Fprintf(&b, "%d %d\n", e.Epoch, e.StartOffset)
 	}
 	return segment.WriteFileAtomic(c.path, b.Bytes())
@@ -93,65 +124,77 @@ func (c *epochCache) persist() error {
 
 // latest is the newest epoch, or -1.
 func (c *epochCache) latest() int32 {
-	if len(c.entries) == 0 {
+	entries := c.load()
+	if len(entries) == 0 {
 		return -1
 	}
-	return c.entries[len(c.entries)-1].Epoch
+	return entries[len(entries)-1].Epoch
 }
 
 // assign records that epoch starts at offset, if it is newer than the
 // latest. Batches from an older epoch (a standby copying history) do not
-// move the cache.
+// move the cache. Writer only.
 func (c *epochCache) assign(epoch int32, offset segment.Offset) (bool, error) {
 	if epoch < 0 || epoch <= c.latest() {
 		return false, nil
 	}
-	c.entries = append(c.entries, EpochEntry{Epoch: epoch, StartOffset: offset})
-	return true, c.persist()
+	entries := c.load()
+	// The full slice expression makes append copy: the published array
+	// is never written.
+	entries = append(entries[:len(entries):len(entries)], EpochEntry{Epoch: epoch, StartOffset: offset})
+	c.publish(entries)
+	return true, c.persist(entries)
 }
 
 // truncateFromEnd forgets epochs that started at or after offset (the log
-// was cut there).
+// was cut there). Writer only.
 func (c *epochCache) truncateFromEnd(offset segment.Offset) error {
-	i := sort.Search(len(c.entries), func(i int) bool { return c.entries[i].StartOffset >= offset })
-	if i == len(c.entries) {
+	entries := c.load()
+	i := sort.Search(len(entries), func(i int) bool { return entries[i].StartOffset >= offset })
+	if i == len(entries) {
 		return nil
 	}
-	c.entries = c.entries[:i]
-	return c.persist()
+	entries = entries[:i] // a shorter view: assign copies before it appends
+	c.publish(entries)
+	return c.persist(entries)
 }
 
 // truncateFromStart moves the history's start to offset (the log start
-// moved): entries wholly before it go, and the one spanning it starts there.
+// moved): entries wholly before it go, and the one spanning it starts
+// there. Writer only.
 func (c *epochCache) truncateFromStart(offset segment.Offset) error {
+	entries := c.load()
 	keep := 0
-	for keep+1 < len(c.entries) && c.entries[keep+1].StartOffset <= offset {
+	for keep+1 < len(entries) && entries[keep+1].StartOffset <= offset {
 		keep++
 	}
-	if keep == 0 && (len(c.entries) == 0 || c.entries[0].StartOffset >= offset) {
+	if keep == 0 && (len(entries) == 0 || entries[0].StartOffset >= offset) {
 		return nil
 	}
-	c.entries = append(c.entries[:0], c.entries[keep:]...)
-	if c.entries[0].StartOffset < offset {
-		c.entries[0].StartOffset = offset
+	// A copy: readers may hold the published entries, whose first one
+	// this changes.
+	entries = append([]EpochEntry(nil), entries[keep:]...)
+	if entries[0].StartOffset < offset {
+		entries[0].StartOffset = offset
 	}
-	return c.persist()
+	c.publish(entries)
+	return c.persist(entries)
 }
 
-// endOffsetFor answers OffsetForLeaderEpoch: the largest epoch ≤ the one
-// asked, and the offset where it ended (the next epoch's start, or the log
-// end offset for the latest). (-1, -1) when the history has nothing that old.
-func (c *epochCache) endOffsetFor(epoch int32, logEndOffset segment.Offset) (int32, segment.Offset) {
-	i := sort.Search(len(c.entries), func(i int) bool { return c.entries[i].Epoch > epoch })
+// endOffsetFor answers OffsetForLeaderEpoch from a history and the log end
+// offset read after it: the largest epoch ≤ the one asked, and the offset
+// where it ended (the next epoch's start, or the log end offset for the
+// latest). (-1, -1) when the history has nothing that old. The end is
+// never past logEndOffset: a history published before a truncation, read
+// with the log end offset published after it (the writer cuts the log
+// before the history), still answers no more than the log holds.
+func endOffsetFor(entries []EpochEntry, epoch int32, logEndOffset segment.Offset) (int32, segment.Offset) {
+	i := sort.Search(len(entries), func(i int) bool { return entries[i].Epoch > epoch })
 	if i == 0 {
 		return -1, -1
 	}
-	if i == len(c.entries) {
-		return c.entries[i-1].Epoch, logEndOffset
+	if i == len(entries) {
+		return entries[i-1].Epoch, logEndOffset
 	}
-	return c.entries[i-1].Epoch, c.entries[i].StartOffset
-}
-
-func (c *epochCache) snapshot() []EpochEntry {
-	return append([]EpochEntry(nil), c.entries...)
+	return entries[i-1].Epoch, min(entries[i].StartOffset, logEndOffset)
 }

@@ -188,6 +188,7 @@ func (p *producerState) expire(nowMillis, expiryMillis int64) {
 // It sets l.producersReplayed to the number of batch headers read. Writer
 // only.
 func (l *Log) loadProducers() error {
+	l.checkWriter("Log.loadProducers")
 	started := time.Now()
 	now := l.cfg.Now()
 	expiry := l.cfg.ProducerIDExpirationMillis
@@ -272,6 +273,7 @@ func readProducerSnapshot(path string) ([]byte, error) {
 // file's modification time: the latest it can have been appended. Writer
 // only.
 func (l *Log) replayProducers(from Offset, walk func(*segment.Segment) bool) int64 {
+	l.checkWriter("Log.replayProducers")
 	list := l.segments.Load()
 	replayed := int64(0)
 	for _, s := range list.segments[list.find(from):] {

@@ -19,7 +19,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"spool/internal/invariants"
 	"spool/segment"
@@ -42,193 +41,6 @@ const (
 	logStartOffsetFileName = "log-start-offset"
 )
 
-// FlushPolicy says when appended batches are made durable.
-type FlushPolicy int
-
-const (
-	// FlushGroupCommit syncs once for all batches appended since the last
-	// sync, whenever a durable (acks=all) append is waiting: the default.
-	FlushGroupCommit FlushPolicy = iota
-	// FlushEveryBatch syncs after every append, durable or not.
-	FlushEveryBatch
-	// FlushInterval syncs every flush interval; durable appends wait for
-	// the next one.
-	FlushInterval
-)
-
-func (p FlushPolicy) String() string {
-	switch p {
-	case FlushEveryBatch:
-		return "batch"
-	case FlushInterval:
-		return "interval"
-	}
-	return "group"
-}
-
-// ParseFlushPolicy reads a policy name as String writes it.
-func ParseFlushPolicy(s string) (FlushPolicy, error) {
-	switch s {
-	case "group", "":
-		return FlushGroupCommit, nil
-	case "batch":
-		return FlushEveryBatch, nil
-	case "interval":
-		return FlushInterval, nil
-	}
-	return 0, fmt.Errorf("unknown flush policy %q (group, batch, interval)", s)
-}
-
-// LogConfig is a partition's storage configuration.
-type LogConfig struct {
-	Segment         segment.Config
-	SegmentMillis   int64 // segment.ms: roll a segment this old (0: never)
-	RetentionMillis int64 // retention.ms (-1: keep forever)
-	RetentionBytes  int64 // retention.bytes (-1: no limit)
-	MaxMessageBytes int64 // max.message.bytes: the largest batch accepted
-	// LogAppendTime (message.timestamp.type=LogAppendTime) stamps each
-	// batch with the broker's clock as it is appended.
-	LogAppendTime bool
-	FlushPolicy   FlushPolicy
-	FlushInterval time.Duration // flush.ms, for FlushInterval
-	// Cleanup is cleanup.policy: delete (retention deletes old segments),
-	// compact (the cleaner keeps the newest record per key), or both.
-	// Zero means delete.
-	Cleanup CleanupPolicy
-	// DeleteRetentionMillis is delete.retention.ms: how long a tombstone
-	// outlives the cleaning pass that first saw it as clean. Zero takes
-	// the default; an explicit 0 is stored as ZeroSetting.
-	DeleteRetentionMillis int64
-	// MinCleanableDirtyRatio is min.cleanable.dirty.ratio: the cleaner
-	// takes a log once its dirty bytes are at least this share of its
-	// cleanable bytes. Zero takes the default; an explicit 0 is stored as
-	// ZeroSetting.
-	MinCleanableDirtyRatio float64
-	// MinCompactionLagMillis is min.compaction.lag.ms: a segment is
-	// cleaned only once its newest record is this old (0: at once).
-	MinCompactionLagMillis int64
-	// ProducerIDExpirationMillis is the broker's producer.id.expiration.ms:
-	// an idempotent producer idle for longer is forgotten, at load and at
-	// each retention pass. Zero takes the default (1 day); a negative value
-	// is refused (Validate).
-	ProducerIDExpirationMillis int64
-	Logger                     *slog.Logger
-	// Now is the clock, in milliseconds; nil means the wall clock. Tests
-	// move it to exercise segment.ms and retention.ms.
-	Now func() int64
-}
-
-// Kafka's defaults.
-const (
-	SegmentMillisDefault   = 7 * 24 * 3600 * 1000
-	RetentionMillisDefault = 7 * 24 * 3600 * 1000
-	MaxMessageBytesDefault = 1048588
-	FlushIntervalDefault   = time.Second
-	// delete.retention.ms and min.cleanable.dirty.ratio.
-	DeleteRetentionMillisDefault  = 24 * 3600 * 1000
-	MinCleanableDirtyRatioDefault = 0.5
-	// producer.id.expiration.ms.
-	ProducerIDExpirationMillisDefault = 24 * 3600 * 1000
-)
-
-// ZeroSetting stands for an explicit 0 in a LogConfig field whose zero
-// value means "the default" (DeleteRetentionMillis, MinCleanableDirtyRatio).
-const ZeroSetting = -1
-
-// CleanupPolicy is cleanup.policy, a set of CleanupDelete and CleanupCompact.
-type CleanupPolicy uint8
-
-const (
-	CleanupDelete CleanupPolicy = 1 << iota
-	CleanupCompact
-)
-
-// Compact reports whether the cleaner compacts the log.
-func (p CleanupPolicy) Compact() bool { return p&CleanupCompact != 0 }
-
-// Delete reports whether retention deletes old segments.
-func (p CleanupPolicy) Delete() bool { return p&CleanupDelete != 0 }
-
-func (p CleanupPolicy) String() string {
-	switch p {
-	case CleanupCompact:
-		return "compact"
-	case CleanupCompact | CleanupDelete:
-		return "compact,delete"
-	}
-	return "delete"
-}
-
-// ParseCleanupPolicy reads cleanup.policy: a comma list of delete and compact.
-func ParseCleanupPolicy(s string) (CleanupPolicy, error) {
-	var p CleanupPolicy
-	for _, part := range strings.Split(s, ",") {
-		switch strings.TrimSpace(part) {
-		case "delete":
-			p |= CleanupDelete
-		case "compact":
-			p |= CleanupCompact
-		default:
-			return 0, fmt.Errorf("cleanup.policy %q: a comma list of delete and compact", s)
-		}
-	}
-	return p, nil
-}
-
-// WithDefaults fills zero fields with Kafka's defaults.
-func (c LogConfig) WithDefaults() LogConfig {
-	c.Segment = c.Segment.WithDefaults()
-	if c.SegmentMillis == 0 {
-		c.SegmentMillis = SegmentMillisDefault
-	}
-	if c.RetentionMillis == 0 {
-		c.RetentionMillis = RetentionMillisDefault
-	}
-	if c.RetentionBytes == 0 {
-		c.RetentionBytes = -1
-	}
-	if c.MaxMessageBytes == 0 {
-		c.MaxMessageBytes = MaxMessageBytesDefault
-	}
-	if c.FlushInterval == 0 {
-		c.FlushInterval = FlushIntervalDefault
-	}
-	if c.Cleanup == 0 {
-		c.Cleanup = CleanupDelete
-	}
-	if c.DeleteRetentionMillis == 0 {
-		c.DeleteRetentionMillis = DeleteRetentionMillisDefault
-	}
-	if c.MinCleanableDirtyRatio == 0 {
-		c.MinCleanableDirtyRatio = MinCleanableDirtyRatioDefault
-	}
-	if c.ProducerIDExpirationMillis == 0 {
-		c.ProducerIDExpirationMillis = ProducerIDExpirationMillisDefault
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
-	if c.Now == nil {
-		c.Now = func() int64 { return time.Now().UnixMilli() }
-	}
-	return c
-}
-
-// Validate reports a configuration OpenLog and SetConfig refuse; it checks
-// c as WithDefaults leaves it. A ProducerIDExpirationMillis below 1 (zero
-// has become the default by then, so a negative one) would forget every
-// idempotent producer at each retention pass and at load, letting retries
-// append duplicates; Kafka's producer.id.expiration.ms is at least 1.
-func (c LogConfig) Validate() error {
-	if err := c.Segment.Validate(); err != nil {
-		return err
-	}
-	if c.ProducerIDExpirationMillis < 1 {
-		return fmt.Errorf("producer.id.expiration.ms %d below 1", c.ProducerIDExpirationMillis)
-	}
-	return nil
-}
-
 // segmentList is an immutable snapshot of a log's segments, oldest first.
 // The writer publishes a new one for every roll, deletion or truncation;
 // readers load it atomically and acquire the segments they read.
@@ -249,15 +61,20 @@ func (l *segmentList) find(offset Offset) int {
 // Log is one partition's log.
 //
 // Ownership: one writer, the shard that owns the partition, calls Append,
-// Flush, Roll, TruncateTo, DeleteRecords, ApplyRetention, AssignEpoch and
-// Close, without locks. Any goroutine calls Read, ListOffset, the offset
-// getters and EndOffsetForEpoch... except the epoch history, which is
-// writer-owned and reached by readers through the shard (EpochHistory is
-// writer only).
+// Flush, Roll, TruncateTo, DeleteRecords, ApplyRetention, AssignEpoch,
+// SetConfig and Close (every method documented "Writer only"), without
+// locks; until a shard adopts the log, whoever opened it is the writer.
+// In invariants builds each of them asserts that it runs on the writer's
+// goroutine (checkWriter). Any goroutine calls Read, ListOffset, the offset
+// getters, Config, EndOffsetForEpoch and EpochHistory: what they read is
+// published with atomics or as immutable snapshots.
 type Log struct {
 	dir    string
-	cfg    LogConfig
+	cfg    LogConfig // writer only; readers load config
 	logger *slog.Logger
+	// config is a copy of cfg for any goroutine (Config), replaced whole
+	// by SetConfig.
+	config atomic.Pointer[LogConfig]
 
 	// Published by the writer, read by anyone.
 	segments       atomic.Pointer[segmentList]
@@ -281,10 +98,17 @@ type Log struct {
 	// closing is set by Close (the writer) and read by a cleaning pass on
 	// the cleaner's goroutine, which then stops early.
 	closing atomic.Bool
+	// epochs is the leader-epoch history: set at open; the writer changes
+	// it, and it publishes each version as an immutable snapshot that any
+	// goroutine reads (epochs.go).
+	epochs *epochCache
 
 	// Writer only.
+	//
+	// owner is the writer's goroutine, which checkWriter asserts in
+	// invariants builds (an empty struct otherwise).
+	owner         invariants.Owner
 	active        *segment.Segment
-	epochs        *epochCache
 	recoveryPoint Offset
 	closed        bool
 	syncing       bool // a background sync (job) is in flight
@@ -324,24 +148,34 @@ type Log struct {
 // OpenLog opens (or creates) the partition log in dir, recovering it if the
 // last stop was unclean.
 //
-// The open, in order:
+// The open, in order (one helper a step):
 //  1. finish a committed cleaning pass or forget an uncommitted one (see
 //     clean.go); remove temporary files and index files without a .log;
+//     list the segments and the producer snapshots (clearLeftovers);
 //  2. read the clean-shutdown marker, the recovery point, the log start
-//     offset and the leader-epoch checkpoint;
+//     offset, the cleaner checkpoint and the leader-epoch checkpoint (a
+//     damaged log start offset or cleaner checkpoint fails the open: see
+//     readCheckpoints);
 //  3. open every segment: trusted when the stop was clean or the segment lies
-//     below the recovery point, scanned otherwise;
+//     below the recovery point, scanned otherwise (openSegments);
 //  4. at the first segment that is corrupt, torn while not last, or not
 //     contiguous with the one before, keep what is valid and delete every
-//     later segment (nothing after a gap can be served), loudly;
-//  5. delete segments wholly below the log start offset;
-//  6. activate the last segment (or create one) and publish the offsets;
+//     later segment (nothing after a gap can be served), loudly
+//     (deleteAfterCorruption);
+//  5. delete segments wholly below the log start offset
+//     (deleteBelowLogStart);
+//  6. activate the last segment (or create one) and publish the offsets
+//     (activateAndPublish);
 //  7. cut the epoch history at the log end offset; load the idempotent
 //     producers' state: the newest sound snapshot at or below the log end
 //     offset plus the batch headers after it, or without one the recent
-//     segments' batch headers (see loadProducers);
+//     segments' batch headers (cutEpochsAndLoadProducers, loadProducers);
 //  8. write the recovery point and remove the clean-shutdown marker, both
-//     durably, before the first append can happen.
+//     durably, before the first append can happen (markOpen);
+//  9. drop what lies beyond the page-cache window (what the recovery scan
+//     and the producer replay read, or an earlier run left cached) and set
+//     the segments' cold ends, so a catch-up read of an idle partition
+//     drops what it reads even before its first sync (dropColdCache).
 func OpenLog(dir string, cfg LogConfig) (*Log, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -351,51 +185,147 @@ func OpenLog(dir string, cfg LogConfig) (*Log, error) {
 		return nil, err
 	}
 	l := &Log{dir: dir, cfg: cfg, logger: cfg.Logger.With("partition", filepath.Base(dir))}
+	l.owner.Bind() // the opener is the writer until a shard adopts the log
+	l.config.Store(&cfg)
 	l.hwm.init()
 	l.leo.init()
 
 	// 1.
-	if err := resolveCleaner(dir); err != nil {
+	bases, err := l.clearLeftovers()
+	if err != nil {
+		return nil, err
+	}
+	// 2.
+	clean, recoveryPoint, logStart, err := l.readCheckpoints()
+	if err != nil {
+		return nil, err
+	}
+	// 3.
+	segments, problem, err := l.openSegments(bases, clean, recoveryPoint)
+	if err != nil {
+		return nil, err
+	}
+	closeAll := func() {
+		for _, s := range segments {
+			s.Close()
+		}
+	}
+	// 4.
+	if problem != nil {
+		l.deleteAfterCorruption(*problem)
+	}
+	// 5.
+	segments = deleteBelowLogStart(segments, logStart)
+	// 6.
+	if segments, err = l.activateAndPublish(segments, logStart); err != nil {
+		closeAll()
+		return nil, err
+	}
+	// 7.
+	if err := l.cutEpochsAndLoadProducers(); err != nil {
+		closeAll()
+		return nil, err
+	}
+	// 8.
+	if err := l.markOpen(clean); err != nil {
+		closeAll()
+		return nil, err
+	}
+	// 9.
+	l.dropColdCache(l.active, l.active.Size())
+	return l, nil
+}
+
+// clearLeftovers is step 1 of OpenLog: it resolves an interrupted cleaning
+// pass, removes leftovers (listSegments) and lists the producer snapshots
+// into l.snapshots. It returns the segments' base offsets, ascending.
+func (l *Log) clearLeftovers() ([]Offset, error) {
+	if err := resolveCleaner(l.dir); err != nil {
 		return nil, err
 	}
 	bases, err := l.listSegments()
 	if err != nil {
 		return nil, err
 	}
-	if l.snapshots, err = listProducerSnapshots(dir); err != nil {
+	if l.snapshots, err = listProducerSnapshots(l.dir); err != nil {
 		return nil, err
 	}
-	// 2.
-	_, markerErr := os.Stat(filepath.Join(dir, cleanShutdownFileName))
-	clean := markerErr == nil
-	recoveryPoint, err := readOffsetFile(filepath.Join(dir, recoveryPointFileName))
-	if err != nil {
-		return nil, err
-	}
-	logStart, err := readOffsetFile(filepath.Join(dir, logStartOffsetFileName))
-	if err != nil {
-		return nil, err
-	}
-	if l.epochs, err = loadEpochCache(filepath.Join(dir, epochFileName)); err != nil {
-		return nil, err
-	}
-	if l.cleanerCheckpoint, err = readOffsetFile(filepath.Join(dir, cleanerCheckpointFileName)); err != nil {
-		return nil, err
-	}
+	return bases, nil
+}
 
-	// 3. and 4.
-	var segments []*segment.Segment
-	closeAll := func() {
-		for _, s := range segments {
-			s.Close()
-		}
+// readCheckpoints is step 2 of OpenLog: it reports whether the last stop
+// was clean (the clean-shutdown marker), reads the recovery point and the
+// log start offset, and loads the cleaner checkpoint (into
+// l.cleanerCheckpoint) and the leader-epoch checkpoint (into l.epochs).
+// Each offset's fallback when its file is missing or damaged is chosen by
+// which way is safe for it:
+//
+//   - recovery point: lower is always safe (it only says what the open may
+//     trust without a scan), so a missing file is 0, a full scan, and so is
+//     a damaged one, loudly: the scan rebuilds what it stood for.
+//   - log start offset: lower is never safe, since it would expose records
+//     DeleteRecords or retention removed, and nothing else on disk records
+//     it (the segments prove only a floor: the first one's base). A missing
+//     file is a log whose start never moved (0, raised to the first
+//     segment's base by the open); a damaged one fails the open, as Kafka
+//     fails a log directory whose log-start-offset checkpoint is corrupt.
+//   - cleaner checkpoint: a missing file is a log never cleaned, 0, which
+//     is also safe for one cleaned before (the next pass recleans, and
+//     tombstones outlive their delete.retention.ms, never the reverse; a
+//     compacted topic accepts gaps anywhere, see segmentConfig). A damaged
+//     one fails the open: no value is safe both ways, since the cleaner
+//     wants it low (tombstones are dropped only below it) and a topic
+//     compacted once and now delete-only wants it high (a scan accepts the
+//     cleaned gaps only below it, and would call any above it corruption
+//     and delete every later segment).
+//
+// A malformed leader-epoch checkpoint fails the open too (loadEpochCache).
+func (l *Log) readCheckpoints() (clean bool, recoveryPoint, logStart Offset, err error) {
+	_, markerErr := os.Stat(filepath.Join(l.dir, cleanShutdownFileName))
+	clean = markerErr == nil
+	recoveryPoint, err = readOffsetFile(filepath.Join(l.dir, recoveryPointFileName))
+	if errors.Is(err, errCheckpointFile) {
+		l.logger.Error("recovery point unreadable; scanning every segment", "error", err)
+		recoveryPoint, err = 0, nil
 	}
+	if err != nil {
+		return false, 0, 0, err
+	}
+	if logStart, err = readOffsetFile(filepath.Join(l.dir, logStartOffsetFileName)); err != nil {
+		return false, 0, 0, err
+	}
+	if l.cleanerCheckpoint, err = readOffsetFile(filepath.Join(l.dir, cleanerCheckpointFileName)); err != nil {
+		return false, 0, 0, err
+	}
+	if l.epochs, err = loadEpochCache(filepath.Join(l.dir, epochFileName)); err != nil {
+		return false, 0, 0, err
+	}
+	return clean, recoveryPoint, logStart, nil
+}
+
+// segmentProblem is the first segment OpenLog cannot keep whole: what is
+// wrong with it, and the bases of the segments after it.
+type segmentProblem struct {
+	detail string
+	later  []Offset
+}
+
+// openSegments is step 3 of OpenLog: it opens the segments in bases,
+// trusting those the stop or the recovery point vouches for and scanning
+// the rest, and stops at the first one that is corrupt, torn while not
+// last, or not contiguous with the one before (keeping its valid prefix
+// unless it is not contiguous). It returns the segments kept and, if it
+// stopped early, the problem for step 4. On an error nothing stays open.
+func (l *Log) openSegments(bases []Offset, clean bool, recoveryPoint Offset) ([]*segment.Segment, *segmentProblem, error) {
+	var segments []*segment.Segment
 	for i, base := range bases {
 		trusted := clean || (i+1 < len(bases) && bases[i+1] <= recoveryPoint)
-		s, report, err := segment.Open(dir, base, l.segmentConfig(), trusted)
+		s, report, err := segment.Open(l.dir, base, l.segmentConfig(), trusted)
 		if err != nil {
-			closeAll()
-			return nil, err
+			for _, s := range segments {
+				s.Close()
+			}
+			return nil, nil, err
 		}
 		last := i == len(bases)-1
 		problem := ""
@@ -418,33 +348,47 @@ func OpenLog(dir string, cfg LogConfig) (*Log, error) {
 			segments = append(segments, s)
 		}
 		if problem != "" {
-			l.corruptions.Add(1)
-			l.logger.Error("LOG CORRUPTION: keeping the valid prefix and deleting every later segment", "detail", problem, "later_segments", len(bases)-i-1)
-			for _, later := range bases[i+1:] {
-				removeSegmentFiles(dir, later)
-			}
-			break
+			return segments, &segmentProblem{detail: problem, later: bases[i+1:]}, nil
 		}
 	}
+	return segments, nil, nil
+}
 
-	// 5.
+// deleteAfterCorruption is step 4 of OpenLog: it counts and reports the
+// problem loudly and deletes every segment after it, since nothing after
+// a gap can be served.
+func (l *Log) deleteAfterCorruption(problem segmentProblem) {
+	l.corruptions.Add(1)
+	l.logger.Error("LOG CORRUPTION: keeping the valid prefix and deleting every later segment", "detail", problem.detail, "later_segments", len(problem.later))
+	for _, later := range problem.later {
+		removeSegmentFiles(l.dir, later)
+	}
+}
+
+// deleteBelowLogStart is step 5 of OpenLog: it retires the segments wholly
+// below the log start offset, keeping at least one.
+func deleteBelowLogStart(segments []*segment.Segment, logStart Offset) []*segment.Segment {
 	for len(segments) > 1 && segments[0].NextOffset() <= logStart {
 		segments[0].Retire(true)
 		segments = segments[1:]
 	}
+	return segments
+}
 
-	// 6.
+// activateAndPublish is step 6 of OpenLog: it activates the last segment,
+// or creates one at the log start offset when there is none, and publishes
+// the segment list and the offsets. The log start offset is kept within
+// what the segments hold: never below the first segment's base, never past
+// the log end offset. It returns the segments, the created one included.
+func (l *Log) activateAndPublish(segments []*segment.Segment, logStart Offset) ([]*segment.Segment, error) {
 	if len(segments) == 0 {
-		s, err := segment.Create(dir, max(logStart, 0), cfg.Segment)
+		s, err := segment.Create(l.dir, max(logStart, 0), l.cfg.Segment)
 		if err != nil {
 			return nil, err
 		}
 		segments = append(segments, s)
-	} else if last := segments[len(segments)-1]; true {
-		if err := last.Activate(); err != nil {
-			closeAll()
-			return nil, err
-		}
+	} else if err := segments[len(segments)-1].Activate(); err != nil {
+		return segments, err
 	}
 	l.active = segments[len(segments)-1]
 	end := l.active.NextOffset()
@@ -457,38 +401,35 @@ func OpenLog(dir string, cfg LogConfig) (*Log, error) {
 	l.segments.Store(&segmentList{segments: segments})
 	l.checkInvariants()
 	l.cleanerCheckpoint = min(l.cleanerCheckpoint, l.active.BaseOffset())
+	return segments, nil
+}
 
-	// 7.
-	if err := l.epochs.truncateFromEnd(end); err != nil {
-		closeAll()
-		return nil, err
+// cutEpochsAndLoadProducers is step 7 of OpenLog: it forgets the epochs
+// that start at or past the log end offset and loads the idempotent
+// producers' state (loadProducers).
+func (l *Log) cutEpochsAndLoadProducers() error {
+	if err := l.epochs.truncateFromEnd(l.LogEndOffset()); err != nil {
+		return err
 	}
-	if err := l.loadProducers(); err != nil {
-		closeAll()
-		return nil, err
-	}
-	// 8.
+	return l.loadProducers()
+}
+
+// markOpen is step 8 of OpenLog: it writes the recovery point (the active
+// segment's base) and, after a clean stop, removes the clean-shutdown
+// marker, durably, so that a crash from now on makes the next open scan
+// the active segment.
+func (l *Log) markOpen(clean bool) error {
 	l.recoveryPoint = l.active.BaseOffset()
-	if err := writeOffsetFile(filepath.Join(dir, recoveryPointFileName), l.recoveryPoint); err != nil {
-		closeAll()
-		return nil, err
+	if err := writeOffsetFile(filepath.Join(l.dir, recoveryPointFileName), l.recoveryPoint); err != nil {
+		return err
 	}
-	if clean {
-		if err := os.Remove(filepath.Join(dir, cleanShutdownFileName)); err != nil {
-			closeAll()
-			return nil, err
-		}
-		if err := segment.SyncDir(dir); err != nil {
-			closeAll()
-			return nil, err
-		}
+	if !clean {
+		return nil
 	}
-	// 9. Drop what lies beyond the page-cache window (what the recovery
-	// scan and the producer replay read, or an earlier run left cached)
-	// and set the segments' cold ends, so a catch-up read of an idle
-	// partition drops what it reads even before its first sync.
-	l.dropColdCache(l.active, l.active.Size())
-	return l, nil
+	if err := os.Remove(filepath.Join(l.dir, cleanShutdownFileName)); err != nil {
+		return err
+	}
+	return segment.SyncDir(l.dir)
 }
 
 // listSegments returns the base offsets of the .log files in dir, ascending,
@@ -526,6 +467,18 @@ func removeSegmentFiles(dir string, base Offset) {
 	}
 }
 
+// errCheckpointFile says a checkpoint file beside the segments holds
+// something writeOffsetFile never writes.
+var errCheckpointFile = errors.New("engine: malformed checkpoint file")
+
+// readOffsetFile reads a checkpoint that writeOffsetFile wrote: the offset in
+// decimal digits and a newline, nothing else; 0 when the file does not
+// exist. A file that exists and holds anything else (empty, cut
+// before its newline, garbage, a sign) is errCheckpointFile: the files are
+// replaced whole by segment.WriteFileAtomic, so a crash cannot leave one
+// like that, and what it held cannot be known. What a missing or damaged
+// file means is the caller's to decide (see readCheckpoints): no single
+// fallback is safe for all of them.
 func readOffsetFile(path string) (Offset, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -534,11 +487,13 @@ func readOffsetFile(path string) (Offset, error) {
 	if err != nil {
 		return 0, err
 	}
-	value, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
-	if err != nil || value < 0 {
-		// A checkpoint we cannot read is replaced by its safest value:
-		// 0 scans everything, and a log start offset of 0 hides nothing.
-		return 0, nil
+	digits, ok := strings.CutSuffix(string(data), "\n")
+	if !ok || digits == "" || strings.TrimLeft(digits, "0123456789") != "" {
+		return 0, fmt.Errorf("%s: %w: %q", path, errCheckpointFile, data)
+	}
+	value, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w: %q", path, errCheckpointFile, data)
 	}
 	return Offset(value), nil
 }
@@ -595,6 +550,14 @@ func (l *Log) fail(err error) error {
 	}
 	return l.Err()
 }
+
+// checkWriter asserts, in invariants builds, that the calling goroutine is
+// the log's writer: the goroutine of the shard that runs it, or, before a
+// shard adopts the log, the one that opened it (the first call from a
+// shard's goroutine adopts it; a stopped shard's logs pass to whoever
+// calls next: see invariants.Owner). what names the method. It costs
+// nothing in other builds.
+func (l *Log) checkWriter(what string) { l.owner.Check(what) }
 
 // checkInvariants verifies, in invariants builds, that the published segment
 // list is sorted, contiguous and agrees with the published offsets.

@@ -40,20 +40,3 @@ func (n *notifier) wake() {
 // long-poll fetch takes it, re-checks the offsets (a move may have happened
 // just before), and then waits on it. Any goroutine.
 func (l *Log) HighWatermarkChanged() <-chan struct{} { return l.hwm.wait() }
-
-// SetConfig changes the log's configuration: retention, segment.ms,
-// max.message.bytes and the flush policy at once; segment.bytes and index
-// settings for the next segment rolled. Writer only.
-func (l *Log) SetConfig(cfg LogConfig) error {
-	cfg = cfg.WithDefaults()
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	cfg.Logger = l.cfg.Logger
-	cfg.Segment.Faults = l.cfg.Segment.Faults
-	l.cfg = cfg
-	return nil
-}
-
-// Config is the log's configuration. Writer only.
-func (l *Log) Config() LogConfig { return l.cfg }

@@ -265,6 +265,7 @@ func listProducerSnapshots(dir string) ([]Offset, error) {
 // (by the seal of a roll or a close). Writer only; never on the append
 // path except at a roll.
 func (l *Log) writeProducerSnapshot(background bool) {
+	l.checkWriter("Log.writeProducerSnapshot")
 	// 1.
 	l.settleProducerSnapshot()
 	end := l.LogEndOffset()
@@ -310,6 +311,7 @@ type pendingSnapshot struct {
 // that lists, deletes or loads snapshots calls it first, so a write begun
 // before a truncation cannot land after it. Writer only.
 func (l *Log) settleProducerSnapshot() {
+	l.checkWriter("Log.settleProducerSnapshot")
 	w := l.snapshotWrite
 	if w == nil {
 		return
@@ -326,6 +328,7 @@ func (l *Log) settleProducerSnapshot() {
 // pruneProducerSnapshots deletes snapshots beyond the newest snapshotsKept,
 // and older ones that lie below the log start offset. Writer only.
 func (l *Log) pruneProducerSnapshots() {
+	l.checkWriter("Log.pruneProducerSnapshots")
 	start := l.LogStartOffset()
 	kept := l.snapshots[:0]
 	for i, offset := range l.snapshots {
@@ -350,6 +353,7 @@ func (l *Log) removeProducerSnapshot(offset Offset) {
 // snapshot that outlived a truncation would describe batches the log no
 // longer holds. Writer only.
 func (l *Log) removeProducerSnapshotsAbove(offset Offset) error {
+	l.checkWriter("Log.removeProducerSnapshotsAbove")
 	l.settleProducerSnapshot()
 	removed := false
 	for len(l.snapshots) > 0 && l.snapshots[len(l.snapshots)-1] > offset {

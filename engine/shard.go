@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"spool/internal/invariants"
 	"spool/linux"
 )
 
@@ -219,6 +220,12 @@ func (s *Shard) Stop() {
 func (s *Shard) run(started chan struct{}) {
 	defer close(s.done)
 	defer close(s.syncJobs)
+	// In invariants builds this goroutine owns the logs it runs (it adopts
+	// a log opened elsewhere at its first writer call: Log.checkWriter)
+	// until it returns; the logs then pass to whoever calls next (a test
+	// or a tool closing them after Stop). End runs before done is closed.
+	loop := invariants.StartLoop()
+	defer loop.End()
 	if s.cfg.CPU >= 0 {
 		s.pinErr = linux.PinThreadToCPU(s.cfg.CPU)
 		defer runtime.UnlockOSThread()

@@ -177,6 +177,7 @@ func (s *Segment) loadTrusted(fileBytes int64) error {
 	s.bytesSinceIndex = sinceIndex
 	s.nextOffset.Store(int64(next))
 	s.size.Store(fileBytes)
+	s.checkPublished("trusted open")
 	s.syncedSize = fileBytes
 	return nil
 }
@@ -251,6 +252,7 @@ func (s *Segment) recover(fileBytes int64, report *Recovery) error {
 	}
 	s.nextOffset.Store(int64(next))
 	s.size.Store(position)
+	s.checkPublished("recovery scan")
 	s.syncedSize = position
 	if fileBytes != position {
 		if err := s.cutFile(position); err != nil {
@@ -338,6 +340,7 @@ func (s *Segment) TruncateTo(offset Offset) (Offset, error) {
 	}
 	s.size.Store(position)
 	s.nextOffset.Store(int64(newNext))
+	s.checkPublished("truncation")
 	if s.coldEnd.Load() > position {
 		// Batches appended after the cut are new, not dropped ones.
 		s.coldEnd.Store(position)

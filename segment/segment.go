@@ -36,6 +36,7 @@ import (
 	"github.com/edsrzf/mmap-go"
 
 	"spool/index"
+	"spool/internal/invariants"
 	"spool/internal/metrics"
 	"spool/linux"
 )
@@ -499,9 +500,35 @@ func (s *Segment) append(b []byte, h *Header, base Offset, leaderEpoch int32, no
 	if s.firstAppendMillis == 0 {
 		s.firstAppendMillis = nowMillis
 	}
+	if invariants.Enabled {
+		// Offsets ascend across appends: the cheap checks above refuse a
+		// batch before the next offset, and validation a negative
+		// lastOffsetDelta; this is the value published.
+		if next := s.NextOffset(); (position > 0 && base < next) || h.NextOffset() <= base {
+			invariants.Failf("segment %s: append of offsets [%d, %d) at position %d after next offset %d", s.Path(), base, h.NextOffset(), position, next)
+		}
+	}
 	s.nextOffset.Store(int64(h.NextOffset()))
 	s.size.Store(end)
+	s.checkPublished("append")
 	return nil
+}
+
+// checkPublished asserts, in invariants builds, what the writer has just
+// published (after what, named): a size within the mapping, since every
+// reader's access stays below the published size and the mapping is never
+// remapped, and a next offset not before the base.
+func (s *Segment) checkPublished(what string) {
+	if !invariants.Enabled {
+		return
+	}
+	size, next := s.size.Load(), s.NextOffset()
+	if size < 0 || size > int64(len(s.mapping)) {
+		invariants.Failf("segment %s: %s published size %d outside the mapping's %d bytes", s.Path(), what, size, len(s.mapping))
+	}
+	if next < s.base {
+		invariants.Failf("segment %s: %s published next offset %d below the base %d", s.Path(), what, next, s.base)
+	}
 }
 
 func (s *Segment) write(b []byte, position int64) error {
