@@ -225,24 +225,9 @@ func (s *Server) serveConn(conn net.Conn) {
 // readLoop reads and handles requests until the peer closes, a limit is
 // broken or the writer fails.
 func (c *connection) readLoop(ctx context.Context) {
-	var sizeBuf [4]byte
 	for {
-		// Idle until a frame's first byte; from it the frame has
-		// socket.request.timeout.ms, its size prefix included, so a peer
-		// dribbling the four size bytes holds the connection no longer.
-		c.conn.SetReadDeadline(time.Now().Add(c.server.cfg.IdleTimeout))
-		if _, err := io.ReadFull(c.conn, sizeBuf[:1]); err != nil {
-			return
-		}
-		c.conn.SetReadDeadline(time.Now().Add(c.server.cfg.RequestTimeout))
-		if _, err := io.ReadFull(c.conn, sizeBuf[1:]); err != nil {
-			return
-		}
-		size := int64(int32(binary.BigEndian.Uint32(sizeBuf[:])))
-		if size < 8 || size > c.server.cfg.RequestBytesMax {
-			// Too small to hold a request header, negative, or over
-			// socket.request.max.bytes: Kafka closes the connection.
-			c.server.cfg.Logger.Debug("closing connection: frame size out of bounds", "remote", c.conn.RemoteAddr().String(), "size", size)
+		size, ok := c.readSize()
+		if !ok {
 			return
 		}
 		for held := c.heldBytes.Load(); held > 0 && held+size > inFlightBytesMax; held = c.heldBytes.Load() {
@@ -327,6 +312,31 @@ func (c *connection) readLoop(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// readSize reads the next frame's size and checks it; false closes the
+// connection. The connection may be idle until the frame's first byte;
+// from it the frame has socket.request.timeout.ms, its size prefix
+// included, so a peer dribbling the four size bytes holds the connection
+// no longer.
+func (c *connection) readSize() (int64, bool) {
+	var sizeBuf [4]byte
+	c.conn.SetReadDeadline(time.Now().Add(c.server.cfg.IdleTimeout))
+	if _, err := io.ReadFull(c.conn, sizeBuf[:1]); err != nil {
+		return 0, false
+	}
+	c.conn.SetReadDeadline(time.Now().Add(c.server.cfg.RequestTimeout))
+	if _, err := io.ReadFull(c.conn, sizeBuf[1:]); err != nil {
+		return 0, false
+	}
+	size := int64(int32(binary.BigEndian.Uint32(sizeBuf[:])))
+	if size < 8 || size > c.server.cfg.RequestBytesMax {
+		// Too small to hold a request header, negative, or over
+		// socket.request.max.bytes: Kafka closes the connection.
+		c.server.cfg.Logger.Debug("closing connection: frame size out of bounds", "remote", c.conn.RemoteAddr().String(), "size", size)
+		return 0, false
+	}
+	return size, true
 }
 
 // handler is the protocol layer.
