@@ -11,8 +11,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"spool/engine"
 )
 
 func handleOffsetForLeaderEpoch(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Request, resp *Response) error {
@@ -34,12 +32,9 @@ func handleOffsetForLeaderEpoch(s *Server, ctx context.Context, h *RequestHeader
 			case h.APIVersion >= 2 && rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < s.cfg.Cluster.Epoch():
 				partition.ErrorCode = kerr.FencedLeaderEpoch.Code
 			default:
-				var epoch int32
-				var end engine.Offset
-				if err := p.Shard.Do(func() { epoch, end = p.Log.EndOffsetForEpoch(rp.LeaderEpoch) }); err != nil {
-					partition.ErrorCode = errorCode(err)
-					break
-				}
+				// The epoch history is published for readers on any
+				// goroutine: no round trip through the shard.
+				epoch, end := p.Log.EndOffsetForEpoch(rp.LeaderEpoch)
 				partition.LeaderEpoch, partition.EndOffset = epoch, int64(end)
 			}
 			result.Partitions = append(result.Partitions, partition)
