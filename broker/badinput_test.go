@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -225,4 +226,51 @@ func TestReplicationListenerBadFrames(t *testing.T) {
 	createTopic(t, leader, "after-bad-frames", 1)
 	produceKeyed(t, leader, "after-bad-frames", 0, 5)
 	waitIdentical(t, leader, standby)
+}
+
+// TestBrokerOnlyFieldsRefused: a Produce (franz-go's client sending raw
+// kmsg requests) whose batch sets what only the broker may set gets
+// Kafka's error code and stores nothing; the broker then takes and serves
+// an ordinary producer's records.
+func TestBrokerOnlyFieldsRefused(t *testing.T) {
+	b := testBroker(t, t.TempDir())
+	defer b.Close()
+	createTopic(t, b, "fields", 1)
+	c := client(t, b)
+	ctx := ctxTimeout(t, 30*time.Second)
+	records := []batchtest.Record{{Value: []byte("forged"), Timestamp: time.Now().UnixMilli()}}
+	cases := []struct {
+		name string
+		opts batchtest.Options
+		want int16
+	}{
+		{"control bit", batchtest.Options{ProducerID: -1, BaseSequence: -1, Attributes: 0x20}, kerr.InvalidRecord.Code},
+		{"codec 6", batchtest.Options{ProducerID: -1, BaseSequence: -1, Attributes: 6}, kerr.UnsupportedCompressionType.Code},
+		{"negative sequence", batchtest.Options{ProducerID: 1, BaseSequence: -2}, kerr.InvalidRecord.Code},
+		{"transactional bit", batchtest.Options{ProducerID: 1, BaseSequence: 0, Attributes: 0x10}, kerr.TransactionalIDAuthorizationFailed.Code},
+	}
+	for _, tc := range cases {
+		req := kmsg.NewPtrProduceRequest()
+		req.Version, req.Acks, req.TimeoutMillis = 9, -1, 5000
+		topic := kmsg.NewProduceRequestTopic()
+		topic.Topic = "fields"
+		partition := kmsg.NewProduceRequestTopicPartition()
+		partition.Records = batchtest.BuildWith(records, tc.opts)
+		topic.Partitions = append(topic.Partitions, partition)
+		req.Topics = append(req.Topics, topic)
+		resp, err := req.RequestWith(ctx, c)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := resp.Topics[0].Partitions[0].ErrorCode; got != tc.want {
+			t.Errorf("%s: error %d, want %d", tc.name, got, tc.want)
+		}
+	}
+	if end := endOffsets(t, kadm.NewClient(c), "fields")[0]; end != 0 {
+		t.Fatalf("refused batches were stored: log end %d", end)
+	}
+	produceKeyed(t, b, "fields", 0, 3)
+	if got := consumeAll(t, b, "fields", 3); len(got) != 3 || string(got[0].Value) != "fields-0" {
+		t.Fatalf("after the refusals: %d records, first %q", len(got), got[0].Value)
+	}
 }

@@ -43,6 +43,9 @@ func (l *Log) Append(b []byte, leaderEpoch int32) (AppendInfo, error) {
 	if err != nil {
 		return AppendInfo{}, fmt.Errorf("%w: %w", ErrCorruptBatch, err)
 	}
+	if err := checkClientBatch(&h); err != nil {
+		return AppendInfo{}, err
+	}
 	if l.cfg.Cleanup.Compact() {
 		if err := l.checkKeys(b); err != nil {
 			return AppendInfo{}, err

@@ -22,6 +22,10 @@ func errorCode(err error) int16 {
 		return kerr.CorruptMessage.Code
 	case errors.Is(err, engine.ErrInvalidRecord):
 		return kerr.InvalidRecord.Code
+	case errors.Is(err, engine.ErrUnsupportedCompression):
+		return kerr.UnsupportedCompressionType.Code
+	case errors.Is(err, engine.ErrTransactionalBatch):
+		return kerr.TransactionalIDAuthorizationFailed.Code
 	case errors.Is(err, engine.ErrBatchTooLarge):
 		return kerr.MessageTooLarge.Code
 	case errors.Is(err, engine.ErrStorage), errors.Is(err, engine.ErrDiskFull),
