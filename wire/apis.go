@@ -62,3 +62,20 @@ func init() {
 }
 
 func lookupAPI(key int16) *api { return apiByKey[key] }
+
+// APIRange is one row of the supported-versions table, as ApiVersions
+// advertises it.
+type APIRange struct {
+	Key, MinVersion, MaxVersion int16
+}
+
+// SupportedAPIs returns a copy of the supported-versions table in key
+// order (for reports such as `make compat`; the table itself stays
+// private so nothing outside wire can change what is advertised).
+func SupportedAPIs() []APIRange {
+	out := make([]APIRange, 0, len(apis))
+	for _, a := range apis {
+		out = append(out, APIRange{Key: a.key, MinVersion: a.minVersion, MaxVersion: a.maxVersion})
+	}
+	return out
+}
