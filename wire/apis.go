@@ -27,24 +27,24 @@ var apiByKey map[int16]*api
 // The table is filled in init because handleAPIVersions reads it.
 func init() {
 	apis = []api{
-		{0, 0, 11, handleProduce},
-		{1, 4, 16, handleFetch},
-		{2, 0, 8, handleListOffsets},
-		{3, 0, 12, handleMetadata},
-		{8, 0, 8, handleOffsetCommit},
-		{9, 0, 8, handleOffsetFetch},
-		{10, 0, 4, handleFindCoordinator},
+		{0, 0, 13, handleProduce},
+		{1, 4, 18, handleFetch},
+		{2, 0, 10, handleListOffsets},
+		{3, 0, 13, handleMetadata},
+		{8, 0, 9, handleOffsetCommit},
+		{9, 0, 9, handleOffsetFetch},
+		{10, 0, 6, handleFindCoordinator},
 		{11, 0, 9, handleJoinGroup},
 		{12, 0, 4, handleHeartbeat},
 		{13, 0, 5, handleLeaveGroup},
 		{14, 0, 5, handleSyncGroup},
-		{15, 0, 5, handleDescribeGroups},
+		{15, 0, 6, handleDescribeGroups},
 		{16, 0, 5, handleListGroups},
 		{18, 0, 4, handleAPIVersions},
 		{19, 0, 7, handleCreateTopics},
 		{20, 0, 6, handleDeleteTopics},
 		{21, 0, 2, handleDeleteRecords},
-		{22, 0, 4, handleInitProducerID},
+		{22, 0, 5, handleInitProducerID},
 		{23, 0, 4, handleOffsetForLeaderEpoch},
 		{32, 0, 4, handleDescribeConfigs},
 		{33, 0, 2, handleAlterConfigs},
@@ -53,7 +53,7 @@ func init() {
 		{42, 0, 2, handleDeleteGroups},
 		{44, 0, 1, handleIncrementalAlterConfigs},
 		{47, 0, 0, handleOffsetDelete},
-		{60, 0, 1, handleDescribeCluster},
+		{60, 0, 2, handleDescribeCluster},
 	}
 	apiByKey = map[int16]*api{}
 	for i := range apis {
