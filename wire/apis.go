@@ -51,9 +51,13 @@ func init() {
 		{35, 0, 4, handleDescribeLogDirs},
 		{37, 0, 3, handleCreatePartitions},
 		{42, 0, 2, handleDeleteGroups},
+		{43, 0, 2, handleElectLeaders},
 		{44, 0, 1, handleIncrementalAlterConfigs},
+		{45, 0, 1, handleAlterPartitionAssignments},
+		{46, 0, 0, handleListPartitionReassignments},
 		{47, 0, 0, handleOffsetDelete},
 		{60, 0, 2, handleDescribeCluster},
+		{75, 0, 0, handleDescribeTopicPartitions},
 	}
 	apiByKey = map[int16]*api{}
 	for i := range apis {
