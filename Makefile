@@ -42,6 +42,10 @@ lint: ## gofmt, go vet, and the project's lint tests (import table of docs/ARCHI
 	$(GO) vet $(LDFLAGS) $(PKGS)
 	$(GO) test $(TESTFLAGS) -count=1 ./internal/lint/
 
+.PHONY: compat
+compat: ## report spool's advertised API versions against Kafka 4.1's client-facing keys (missing, behind)
+	$(GO) run $(LDFLAGS) ./tools/compat
+
 .PHONY: bench
 bench: ## storage benchmarks, BENCHCOUNT runs each, fixed op counts (feed to benchstat)
 	$(GO) test $(LDFLAGS) -run='^$$' -bench='SegmentFill|RecoveryScan' -benchtime=10x -count=$(BENCHCOUNT) ./segment/

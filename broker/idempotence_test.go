@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -53,6 +54,17 @@ func TestIdempotentRetryNotDuplicated(t *testing.T) {
 
 // produceIdempotent sends one idempotent batch of one record to partition 0
 // of topic, acks=all, and returns the answered base offset and error code.
+// topicID looks topic's ID up: franz-go sends a raw Produce at the newest
+// version, v13, which names topics by ID only.
+func topicID(t *testing.T, ctx context.Context, c *kgo.Client, topic string) [16]byte {
+	t.Helper()
+	topics, err := kadm.NewClient(c).ListTopics(ctx, topic)
+	if err != nil || topics[topic].Err != nil {
+		t.Fatalf("topic %s: %v %v", topic, err, topics[topic].Err)
+	}
+	return topics[topic].ID
+}
+
 func produceIdempotent(t *testing.T, ctx context.Context, c *kgo.Client, topic string, producerID int64, epoch int16, sequence int32) (int64, int16) {
 	t.Helper()
 	batch := batchtest.BuildWith([]batchtest.Record{{Value: []byte("retried"), Timestamp: time.Now().UnixMilli()}},
@@ -60,7 +72,7 @@ func produceIdempotent(t *testing.T, ctx context.Context, c *kgo.Client, topic s
 	req := kmsg.NewPtrProduceRequest()
 	req.Acks, req.TimeoutMillis = -1, 5000
 	requestTopic := kmsg.NewProduceRequestTopic()
-	requestTopic.Topic = topic
+	requestTopic.Topic, requestTopic.TopicID = topic, topicID(t, ctx, c, topic)
 	partition := kmsg.NewProduceRequestTopicPartition()
 	partition.Records = batch
 	requestTopic.Partitions = append(requestTopic.Partitions, partition)

@@ -265,7 +265,8 @@ func TestStandbyMinInsyncReplicas(t *testing.T) {
 	produce := func(acks int16) int16 {
 		req := kmsg.NewPtrProduceRequest()
 		req.Acks, req.TimeoutMillis = acks, 5000
-		req.Topics = []kmsg.ProduceRequestTopic{{Topic: "guarded", Partitions: []kmsg.ProduceRequestTopicPartition{{Partition: 0, Records: batchtest.Values(5, 20, time.Now().UnixMilli())}}}}
+		id := topicID(t, ctxTimeout(t, 10*time.Second), client(t, leader), "guarded")
+		req.Topics = []kmsg.ProduceRequestTopic{{Topic: "guarded", TopicID: id, Partitions: []kmsg.ProduceRequestTopicPartition{{Partition: 0, Records: batchtest.Values(5, 20, time.Now().UnixMilli())}}}}
 		// franz-go rewrites a raw Produce's acks to the client's.
 		acksOpt := kgo.RequiredAcks(kgo.AllISRAcks())
 		if acks == 1 {

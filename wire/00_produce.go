@@ -1,12 +1,19 @@
 package wire
 
-// Produce, versions 0-11 advertised, 3-11 served.
+// Produce, versions 0-13 advertised, 3-13 served.
 //
 // v0-v2 carry the old message formats; they are advertised only because
 // librdkafka before 2.11.1 turns compression on only when the broker's
 // range includes Produce v0, and answered with UNSUPPORTED_VERSION, as
-// Kafka 4 does (KAFKA-18659). v12+ ties transactions to the
-// transaction.version feature and is not advertised.
+// Kafka 4 does (KAFKA-18659). v12 is v11 on the wire; it differs only for
+// a transactional producer under transaction.version 2 (KIP-890: the
+// produce adds the partition to the transaction). Transactions are
+// refused at every version here (TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+// and ApiVersions finalizes no transaction.version, so clients keep
+// transactions off v12, and a non-transactional v12 is v11. v13 names
+// topics by their stable ID (KIP-516) instead of by name, in the request
+// and the response; an ID no topic has is UNKNOWN_TOPIC_ID for each of
+// its partitions, as Kafka answers.
 //
 // Each partition's records are exactly one RecordBatch v2, as Kafka
 // requires from v3 (ProduceRequest.validateRecords): a second batch is
@@ -74,6 +81,17 @@ func handleProduce(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Re
 	for i := range r.Topics {
 		rt := &r.Topics[i]
 		topicResponse := kmsg.NewProduceResponseTopic()
+		topicResponse.TopicID = rt.TopicID
+		unknownID := false
+		if h.APIVersion >= 13 {
+			// Resolved to its name once; the rest of the path is by name.
+			t, ok := s.cfg.Cluster.TopicByID(rt.TopicID)
+			if ok {
+				rt.Topic = t.Name
+			}
+			unknownID = !ok
+		}
+		// The name is not sent from v13; it is kept for the log.
 		topicResponse.Topic = rt.Topic
 		minISR := 0 // acks=all: the topic's min.insync.replicas, looked up once
 		if durable {
@@ -104,6 +122,8 @@ func handleProduce(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Re
 			switch {
 			case refuse != 0:
 				partitionResponse.ErrorCode = refuse
+			case unknownID:
+				partitionResponse.ErrorCode = kerr.UnknownTopicID.Code
 			case p == nil:
 				partitionResponse.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case meta.IsInternal(rt.Topic):

@@ -1,10 +1,13 @@
 package wire
 
-// Fetch, versions 4-16.
+// Fetch, versions 4-18.
 //
 // v4 is the first with RecordBatch v2 (and the floor librdkafka needs to use
 // it). v13+ name topics by ID. Replica fetches (replica id ≥ 0) are not
-// served here; the standby has its own protocol.
+// served here; the standby has its own protocol. v17 (KIP-853: the
+// follower's directory id, tag 0) and v18 (KIP-1166: the follower's high
+// watermark, tag 1) add only tagged fields that a follower sends; a
+// consumer's v17/v18 request and the response are v16's.
 //
 // Fetch sessions (KIP-227, v7+; the cache is in fetchsession.go), as Kafka
 // keeps them:

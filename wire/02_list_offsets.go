@@ -1,11 +1,13 @@
 package wire
 
-// ListOffsets, versions 0-8.
+// ListOffsets, versions 0-10.
 //
 // Timestamps: -2 earliest (log start offset), -1 latest (high watermark, or
 // last stable offset for read_committed from v2), -3 the record with the
 // largest timestamp (v7+), -4 earliest local (v8+; everything is local, so
-// the log start offset); t ≥ 0 the first offset at or after the log start
+// the log start offset), -5 latest tiered (v9+, KIP-1005: spool has no
+// remote storage, so offset -1, timestamp -1, leader epoch -1 and no
+// error, what Kafka answers for a topic without remote storage); t ≥ 0 the first offset at or after the log start
 // offset whose record timestamp is ≥ t, also inside a batch (records below
 // the log start are skipped, not clamped to it, as Kafka does). When no
 // record reaches t the answer is offset -1, timestamp -1, as Kafka answers.
@@ -14,6 +16,9 @@ package wire
 // which is decompressed (up to 64 MiB of records; past that, or when it
 // does not decompress, the batch's first offset, or the log start inside
 // it, or its last for -3: segment.Segment.FindTimestamp and MaxTimestamp).
+// v10 adds a timeout for lookups in remote storage (KIP-1075); with none,
+// every lookup is local and the timeout is not needed. -6 (earliest
+// pending upload, KIP-1023) is v11, Kafka 4.2, and not served.
 
 import (
 	"context"
@@ -24,7 +29,10 @@ import (
 	"spool/engine"
 )
 
-const listEarliestLocal = -4
+const (
+	listEarliestLocal = -4
+	listLatestTiered  = -5
+)
 
 func handleListOffsets(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Request, resp *Response) error {
 	r := req.(*kmsg.ListOffsetsRequest)
@@ -48,6 +56,12 @@ func handleListOffsets(s *Server, ctx context.Context, h *RequestHeader, req kms
 				continue
 			}
 			timestamp := rp.Timestamp
+			if timestamp == listLatestTiered {
+				// Nothing is tiered: Kafka's answer without remote storage.
+				partitionResponse.Offset, partitionResponse.Timestamp, partitionResponse.LeaderEpoch = -1, -1, -1
+				topicResponse.Partitions = append(topicResponse.Partitions, partitionResponse)
+				continue
+			}
 			if timestamp == listEarliestLocal {
 				timestamp = engine.ListEarliest
 			}

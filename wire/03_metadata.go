@@ -1,6 +1,6 @@
 package wire
 
-// Metadata, versions 0-12.
+// Metadata, versions 0-13.
 //
 // One broker (this node) leads every partition, with itself as the only
 // replica and in-sync replica; on a standby, the leader it follows leads
@@ -9,7 +9,9 @@ package wire
 // metadata log. Unknown topics are created when auto.create.topics.enable
 // is on and the request allows it (always before v4, by the flag after).
 // Authorized operations are not computed: INT32_MIN, Kafka's "not
-// requested". v13 (top-level error code) is not served yet.
+// requested". v13's top-level error code (KIP-1102: REBOOTSTRAP_REQUIRED
+// when the cluster a client knows is gone) is always 0: one node never
+// asks a client to rebootstrap.
 
 import (
 	"context"

@@ -1,8 +1,14 @@
 package wire
 
-// OffsetCommit (8), versions 0-8. librdkafka's classic consumer needs v1
-// or v2 in the advertised range; v9 (the new consumer protocol's member
-// epochs) and v10 (topic ids) are not served. Offsets are stored durably
+// OffsetCommit (8), versions 0-9. librdkafka's classic consumer needs v1
+// or v2 in the advertised range. v9 is the first version a KIP-848
+// consumer may use; its generation field is then a member epoch. spool
+// has classic groups only (no ConsumerGroupHeartbeat), where Kafka reads
+// it as the generation, as before: the one difference Kafka makes for a
+// classic group at v9 is that a commit with a generation (≥ 0) to a group
+// that does not exist is GROUP_ID_NOT_FOUND instead of ILLEGAL_GENERATION
+// (OffsetMetadataManager.validateOffsetCommit), and so does spool. v10
+// (topic ids, Kafka 4.2) is not served. Offsets are stored durably
 // (one sync, shared with concurrent commits) before the answer.
 // Generation -1 without a member id is a simple commit, allowed while the
 // group has no members. v2-v4's retention time is ignored, as Kafka 2.1+
@@ -10,6 +16,7 @@ package wire
 
 import (
 	"context"
+	"errors"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -48,6 +55,9 @@ func handleOffsetCommit(s *Server, ctx context.Context, h *RequestHeader, req km
 	var err error
 	if len(cr.Offsets) > 0 || r.Group == "" {
 		errs, err = s.coordinator().Commit(cr)
+	}
+	if h.APIVersion >= 9 && errors.Is(err, group.ErrGroupNotFound) {
+		err = group.ErrGroupNotFound
 	}
 	for k, w := range where {
 		if err != nil {

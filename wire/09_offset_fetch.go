@@ -1,9 +1,13 @@
 package wire
 
-// OffsetFetch (9), versions 0-8. librdkafka needs v1 advertised; v2+ may
+// OffsetFetch (9), versions 0-9. librdkafka needs v1 advertised; v2+ may
 // ask for every partition with a commit (null topics); v8 batches groups.
 // An unknown group or partition answers offset -1 without an error, as
-// Kafka does. v9+ (the new consumer protocol) is not served.
+// Kafka does. v9 adds a member id and epoch per group (KIP-848), which
+// Kafka checks only for consumer (KIP-848) groups; for a classic group
+// (ClassicGroup.validateOffsetFetch) it checks neither, and spool has
+// classic groups only, so v9 is answered as v8. v10 (topic ids, Kafka
+// 4.2) is not served.
 
 import (
 	"context"

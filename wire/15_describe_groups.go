@@ -1,11 +1,14 @@
 package wire
 
-// DescribeGroups (15), versions 0-5. A group that does not exist is
-// answered as Kafka answers it before v6: state Dead, no error.
+// DescribeGroups (15), versions 0-6. A group that does not exist is
+// answered as Kafka answers it: before v6 state Dead and no error; from v6
+// (KIP-1043) GROUP_ID_NOT_FOUND with the message "Group <id> not found."
+// and state Dead. The empty group id is INVALID_GROUP_ID at every version.
 
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"spool/engine/group"
@@ -18,8 +21,13 @@ func handleDescribeGroups(s *Server, ctx context.Context, h *RequestHeader, req 
 		d := s.coordinator().Describe(id)
 		kg := kmsg.NewDescribeGroupsResponseGroup()
 		kg.Group = id
-		if id == "" {
+		switch {
+		case id == "":
 			kg.ErrorCode = errorCode(group.ErrInvalidGroupID)
+		case h.APIVersion >= 6 && d.State == group.Dead:
+			kg.ErrorCode = kerr.GroupIDNotFound.Code
+			message := "Group " + id + " not found."
+			kg.ErrorMessage = &message
 		}
 		kg.State, kg.ProtocolType, kg.Protocol = d.State.String(), d.ProtocolType, d.Protocol
 		kg.AuthorizedOperations = -2147483648 // not computed: no ACLs

@@ -1,6 +1,7 @@
 package wire
 
-// InitProducerId, versions 0-4.
+// InitProducerId, versions 0-5. v5 only allows the TRANSACTION_ABORTABLE
+// error (KIP-890), which comes from transactions; the fields are v4's.
 //
 // Hands out producer ids for idempotent producers, epoch 0; v3+ may ask to
 // bump the epoch of an id it holds, which answers the same id with the

@@ -54,7 +54,7 @@ func TestFetchEncodingRoundTrips(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for version := int16(4); version <= 16; version++ {
+	for version := int16(4); version <= 18; version++ {
 		req := kmsg.NewPtrFetchRequest()
 		req.Version = version
 		req.IsolationLevel = int8(version % 2)

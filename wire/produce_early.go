@@ -61,6 +61,12 @@ type EarlyProduce struct {
 	taken     bool
 }
 
+// earlyProduceVersionMax is the newest Produce version the scanner reads:
+// v12 is laid out as v11; v13 names each topic by its 16-byte ID, which
+// the scanner resolves to the topic's name (an unknown ID ends the scan,
+// and the handler answers UNKNOWN_TOPIC_ID).
+const earlyProduceVersionMax = 13
+
 // EarlyProduce starts following a frame of size bytes whose first bytes
 // are prefix (at least the request header's fixed 8 bytes), or answers nil when the frame
 // is not a Produce request that can start early.
@@ -69,10 +75,20 @@ func (s *Server) EarlyProduce(prefix []byte, size int) *EarlyProduce {
 		return nil
 	}
 	version := int16(binary.BigEndian.Uint16(prefix[2:]))
-	if version < 3 || version > lookupAPI(produceKey).maxVersion || s.cfg.Cluster.Follower() {
+	if version < 3 || version > earlyProduceVersionMax || s.cfg.Cluster.Follower() {
 		return nil
 	}
-	return &EarlyProduce{s: s, scan: produceScanner{flexible: version >= 9, size: size}}
+	scan := produceScanner{flexible: version >= 9, size: size}
+	if version >= 13 {
+		scan.topicName = func(id [16]byte) (string, bool) {
+			t, ok := s.cfg.Cluster.TopicByID(id)
+			if !ok {
+				return "", false
+			}
+			return t.Name, true
+		}
+	}
+	return &EarlyProduce{s: s, scan: scan}
 }
 
 // Advance submits the partitions whose records are whole in frame, the
@@ -179,10 +195,13 @@ type produceScanner struct {
 	flexible bool
 	// size is the whole frame's (0: unknown); an array claiming more
 	// elements than bytes are left ends the scan, as kmsg refuses it.
-	size  int
-	pos   int
-	stage scanStage
-	acks  int16
+	size int
+	// topicName, from v13, resolves the topic IDs that name topics there
+	// (nil before v13: topics are named by strings).
+	topicName func(id [16]byte) (string, bool)
+	pos       int
+	stage     scanStage
+	acks      int16
 	// topicsLeft and partitionsLeft count what is still to come.
 	topicsLeft, partitionsLeft int
 	topicIndex, partitionIndex int
@@ -277,12 +296,24 @@ func (sc *produceScanner) step(r *scanReader, yield func(scannedPartition) bool)
 			sc.complete = true
 			return done()
 		}
-		name, ok, bad := r.string(sc.flexible)
-		if bad {
-			return done()
-		}
-		if !ok {
-			return false
+		var name string
+		if sc.topicName != nil {
+			id, ok := r.uuid()
+			if !ok {
+				return false
+			}
+			if name, ok = sc.topicName(id); !ok {
+				return done()
+			}
+		} else {
+			var ok, bad bool
+			name, ok, bad = r.string(sc.flexible)
+			if bad {
+				return done()
+			}
+			if !ok {
+				return false
+			}
 		}
 		n, ok, bad := r.arrayLength(sc.flexible)
 		if bad || (ok && (n < 0 || sc.tooMany(n, r.pos))) {
@@ -358,6 +389,14 @@ func (r *scanReader) skip(n int) bool {
 	}
 	r.pos += n
 	return true
+}
+
+func (r *scanReader) uuid() (id [16]byte, ok bool) {
+	if len(r.b)-r.pos < len(id) {
+		return id, false
+	}
+	r.pos += copy(id[:], r.b[r.pos:])
+	return id, true
 }
 
 func (r *scanReader) int16() (int16, bool) {

@@ -33,6 +33,7 @@ func randomProduce(rng *rand.Rand, version int16) *kmsg.ProduceRequest {
 	for t := range 1 + rng.IntN(3) {
 		rt := kmsg.NewProduceRequestTopic()
 		rt.Topic = fmt.Sprintf("topic-%d-%s", t, bytes.Repeat([]byte("x"), rng.IntN(200)))
+		rt.TopicID = [16]byte{byte(t + 1), byte(rng.Uint32())}
 		for p := range rng.IntN(5) {
 			rp := kmsg.NewProduceRequestTopicPartition()
 			rp.Partition = int32(p * 3)
@@ -57,7 +58,13 @@ func scanInChunks(rng *rand.Rand, frame []byte, flexible bool, stopAfter int) []
 // scanChunks is scanInChunks that also says whether every topic was
 // scanned, and where the scan stopped.
 func scanChunks(rng *rand.Rand, frame []byte, flexible bool, stopAfter int) ([]scannedPartition, bool, int) {
-	sc := produceScanner{flexible: flexible, size: len(frame)}
+	return scanChunksByID(rng, frame, flexible, stopAfter, nil)
+}
+
+// scanChunksByID is scanChunks of a v13+ frame, whose topics topicName
+// resolves (nil: a frame before v13).
+func scanChunksByID(rng *rand.Rand, frame []byte, flexible bool, stopAfter int, topicName func([16]byte) (string, bool)) ([]scannedPartition, bool, int) {
+	sc := produceScanner{flexible: flexible, size: len(frame), topicName: topicName}
 	var got []scannedPartition
 	for have := 0; have < len(frame); {
 		have = min(len(frame), have+1+rng.IntN(max(1, len(frame)/4)))
@@ -74,11 +81,19 @@ func scanChunks(rng *rand.Rand, frame []byte, flexible bool, stopAfter int) ([]s
 // same records, at every Produce version spool serves.
 func TestProduceScannerMatchesKmsg(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for version := int16(3); version <= 11; version++ {
+	for version := int16(3); version <= earlyProduceVersionMax; version++ {
 		for range 200 {
 			req := randomProduce(rng, version)
 			frame := produceFrame(req, []string{"", "franz-go", "a-longer-client-id"}[rng.IntN(3)])
-			got := scanInChunks(rng, frame, version >= 9, 0)
+			var topicName func([16]byte) (string, bool)
+			if version >= 13 {
+				names := map[[16]byte]string{}
+				for _, rt := range req.Topics {
+					names[rt.TopicID] = rt.Topic
+				}
+				topicName = func(id [16]byte) (string, bool) { name, ok := names[id]; return name, ok }
+			}
+			got, _, _ := scanChunksByID(rng, frame, version >= 9, 0, topicName)
 			var want []scannedPartition
 			for i, rt := range req.Topics {
 				for j, rp := range rt.Partitions {

@@ -260,7 +260,7 @@ func (c *Coordinator) Commit(req CommitRequest) ([]error, error) {
 	g := c.lookup(req.Group)
 	if g == nil {
 		if req.Generation >= 0 {
-			return nil, ErrIllegalGeneration
+			return nil, ErrCommitUnknownGroup
 		}
 		var err error
 		if g, err = c.groupFor(req.Group, true); err != nil {

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -26,6 +27,12 @@ var (
 	ErrSubscribedToTopic     = errors.New("group: group is subscribed to the topic")
 	ErrMetadataTooLarge      = errors.New("group: offset metadata too large")
 	ErrNotAvailable          = errors.New("group: coordinator not available")
+
+	// ErrCommitUnknownGroup is a commit with a generation (not a simple
+	// commit) to a group that does not exist. It is both errors because
+	// Kafka answers ILLEGAL_GENERATION before OffsetCommit v9 and
+	// GROUP_ID_NOT_FOUND from v9 on; the handler picks by version.
+	ErrCommitUnknownGroup = fmt.Errorf("%w (%w)", ErrIllegalGeneration, ErrGroupNotFound)
 )
 
 // State is a group's state, named as Kafka names it.
