@@ -250,10 +250,12 @@ func TestBrokerOnlyFieldsRefused(t *testing.T) {
 		{"transactional bit", batchtest.Options{ProducerID: 1, BaseSequence: 0, Attributes: 0x10}, kerr.TransactionalIDAuthorizationFailed.Code},
 	}
 	for _, tc := range cases {
+		// (franz-go sends the highest version both sides speak: v13 names
+		// the topic by its ID.)
 		req := kmsg.NewPtrProduceRequest()
-		req.Version, req.Acks, req.TimeoutMillis = 9, -1, 5000
+		req.Acks, req.TimeoutMillis = -1, 5000
 		topic := kmsg.NewProduceRequestTopic()
-		topic.Topic = "fields"
+		topic.Topic, topic.TopicID = "fields", topicID(t, ctx, c, "fields")
 		partition := kmsg.NewProduceRequestTopicPartition()
 		partition.Records = batchtest.BuildWith(records, tc.opts)
 		topic.Partitions = append(topic.Partitions, partition)
