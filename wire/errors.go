@@ -22,6 +22,8 @@ func errorCode(err error) int16 {
 		return kerr.CorruptMessage.Code
 	case errors.Is(err, engine.ErrInvalidRecord):
 		return kerr.InvalidRecord.Code
+	case errors.Is(err, errInvalidTimestamp):
+		return kerr.InvalidTimestamp.Code
 	case errors.Is(err, engine.ErrBatchTooLarge):
 		return kerr.MessageTooLarge.Code
 	case errors.Is(err, engine.ErrStorage), errors.Is(err, engine.ErrDiskFull),
