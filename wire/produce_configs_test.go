@@ -76,3 +76,29 @@ func BenchmarkProduceHandle(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTopicBatchProducer is what the topic configs add to each
+// batch of a compression.type=producer topic with Kafka's timestamp
+// defaults: a look at the log's published configuration.
+func BenchmarkTopicBatchProducer(b *testing.B) {
+	shard := engine.NewShard(engine.ShardConfig{CPU: -1})
+	defer shard.Stop()
+	cluster, err := meta.Open(meta.Config{DataDir: b.TempDir(), Shards: []*engine.Shard{shard},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cluster.Close()
+	topic, err := cluster.CreateTopic("producer", 1, nil, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	batch := batchtest.Values(500, 100, 1)
+	log := topic.Partitions[0].Log
+	b.ReportAllocs()
+	for b.Loop() {
+		if out, err := topicBatch(log, batch); err != nil || &out[0] != &batch[0] {
+			b.Fatal("the producer's batch was not passed through")
+		}
+	}
+}
