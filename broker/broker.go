@@ -151,6 +151,7 @@ func (b *Broker) openStorage(s settings) error {
 		RetentionCheckInterval: s.retentionCheck,
 		CleanerDisabled:        s.cleanerDisabled,
 		CleanerBackoff:         s.cleanerBackoff,
+		BrokerProperties:       s.explicit,
 		Logger:                 b.logger,
 	})
 	if err != nil {

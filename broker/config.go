@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"spool/engine"
+	"spool/engine/meta"
 	"spool/segment"
 )
 
@@ -52,6 +53,12 @@ var knownProperties = map[string]property{
 	"log.preallocate":                           {"false", "preallocate default: fallocate each new segment file to segment.bytes (mmap write mode always does)"},
 	"log.cache.window.bytes":                    {"67108864", "spool's own: the newest bytes of each partition kept in the page cache; older bytes are dropped from it once durable, and reads of them drop what they read (0: leave the cache to the kernel, as Kafka does)"},
 	"message.max.bytes":                         {"1048588", "max.message.bytes default"},
+	"compression.type":                          {"producer", "compression.type default: producer (keep the producer's codec), uncompressed, gzip, snappy, lz4 or zstd (recompress batches into it)"},
+	"compression.gzip.level":                    {"-1", "compression.gzip.level default: 1-9, or -1"},
+	"compression.lz4.level":                     {"9", "compression.lz4.level default: 1-17"},
+	"compression.zstd.level":                    {"3", "compression.zstd.level default: -131072 to 22"},
+	"log.message.timestamp.before.max.ms":       {"9223372036854775807", "message.timestamp.before.max.ms default: how far in the past a CreateTime record's timestamp may be"},
+	"log.message.timestamp.after.max.ms":        {"9223372036854775807", "message.timestamp.after.max.ms default: how far in the future a CreateTime record's timestamp may be"},
 	"producer.id.expiration.ms":                 {"86400000", "an idempotent producer idle for longer is forgotten (at start-up and at each retention check); its next batch is then accepted at any sequence"},
 	"num.shards":                                {"0", "spool's own: write-path shards (0: one per core)"},
 	"pin.cores":                                 {"false", "spool's own: pin each shard's thread to a core"},
@@ -268,6 +275,7 @@ func (p Properties) logConfig() (engine.LogConfig, error) {
 		errs = append(errs, err)
 	}
 	cfg.FlushPolicy = policy
+	errs = append(errs, p.topicDefaults(&cfg)...)
 	if len(errs) > 0 {
 		return cfg, errs[0]
 	}
@@ -275,4 +283,41 @@ func (p Properties) logConfig() (engine.LogConfig, error) {
 		return cfg, err
 	}
 	return cfg, nil
+}
+
+// brokerTopicDefaults are the broker properties that set a topic config's
+// default and are checked as that topic config is (meta's table).
+var brokerTopicDefaults = [][2]string{
+	{"compression.type", "compression.type"},
+	{"compression.gzip.level", "compression.gzip.level"},
+	{"compression.lz4.level", "compression.lz4.level"},
+	{"compression.zstd.level", "compression.zstd.level"},
+	{"log.message.timestamp.before.max.ms", "message.timestamp.before.max.ms"},
+	{"log.message.timestamp.after.max.ms", "message.timestamp.after.max.ms"},
+}
+
+// topicDefaults applies brokerTopicDefaults to cfg.
+func (p Properties) topicDefaults(cfg *engine.LogConfig) []error {
+	var errs []error
+	for _, pair := range brokerTopicDefaults {
+		if v, set := p[pair[0]]; set {
+			if err := meta.ApplyBrokerDefault(cfg, pair[0], pair[1], v); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errs
+}
+
+// explicit is the properties the operator set: those that differ from
+// spool's defaults (a property set to its default reads as not set).
+// DescribeConfigs reports them as STATIC_BROKER_CONFIG synonyms.
+func (p Properties) explicit() map[string]string {
+	out := map[string]string{}
+	for name, value := range p {
+		if known, ok := knownProperties[name]; ok && value != known.defaultValue {
+			out[name] = value
+		}
+	}
+	return out
 }

@@ -17,6 +17,9 @@ import (
 type settings struct {
 	log     engine.LogConfig // every partition's defaults
 	dataDir string
+	// explicit are the properties the operator set (DescribeConfigs'
+	// STATIC_BROKER_CONFIG synonyms).
+	explicit map[string]string
 
 	shards   int // write-path shards
 	pinCores bool
@@ -87,6 +90,7 @@ func (p Properties) settings() (settings, error) {
 	if s.log, err = p.logConfig(); err != nil {
 		return s, err
 	}
+	s.explicit = p.explicit()
 	r := &settingsReader{props: p}
 	if s.dataDir = strings.TrimSpace(strings.Split(p["log.dirs"], ",")[0]); s.dataDir == "" {
 		return s, errNoDataDir

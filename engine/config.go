@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 
@@ -79,7 +80,25 @@ type LogConfig struct {
 	// each retention pass. Zero takes the default (1 day); a negative value
 	// is refused (Validate).
 	ProducerIDExpirationMillis int64
-	Logger                     *slog.Logger
+	// Compression is compression.type: CompressionProducer (the zero
+	// value, Kafka's default) stores each batch as its producer compressed
+	// it; any other value names the codec a batch is recompressed into
+	// when it arrives in another (wire's produce path does it, on the
+	// request goroutine). GzipLevel, LZ4Level and ZstdLevel are
+	// compression.<codec>.level, Kafka's levels (0: the codec's default).
+	Compression CompressionType
+	GzipLevel   int
+	LZ4Level    int
+	ZstdLevel   int
+	// TimestampBeforeMaxMillis and TimestampAfterMaxMillis are
+	// message.timestamp.before.max.ms and message.timestamp.after.max.ms
+	// (KIP-937): on a CreateTime topic a record whose timestamp lies more
+	// than this before (after) the broker's clock is refused with
+	// INVALID_TIMESTAMP. Zero takes the default (no bound); an explicit 0
+	// is stored as ZeroSetting. TimestampWindow reads them.
+	TimestampBeforeMaxMillis int64
+	TimestampAfterMaxMillis  int64
+	Logger                   *slog.Logger
 	// Now is the clock, in milliseconds; nil means the wall clock. Tests
 	// move it to exercise segment.ms and retention.ms.
 	Now func() int64
@@ -97,6 +116,89 @@ const (
 	// producer.id.expiration.ms.
 	ProducerIDExpirationMillisDefault = 24 * 3600 * 1000
 )
+
+// CompressionType is compression.type.
+type CompressionType uint8
+
+// The values of compression.type, Kafka's names.
+const (
+	CompressionProducer CompressionType = iota
+	CompressionUncompressed
+	CompressionGzip
+	CompressionSnappy
+	CompressionLZ4
+	CompressionZstd
+)
+
+var compressionNames = [...]string{"producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"}
+
+func (c CompressionType) String() string {
+	if int(c) < len(compressionNames) {
+		return compressionNames[c]
+	}
+	return fmt.Sprintf("compression(%d)", c)
+}
+
+// ParseCompressionType reads compression.type as Kafka spells it.
+func ParseCompressionType(s string) (CompressionType, error) {
+	for i, name := range compressionNames {
+		if s == name {
+			return CompressionType(i), nil
+		}
+	}
+	return 0, fmt.Errorf("compression.type %q: one of %s", s, strings.Join(compressionNames[:], ", "))
+}
+
+// Codec is the codec batches are stored in, and false for producer.
+func (c CompressionType) Codec() (segment.Codec, bool) {
+	switch c {
+	case CompressionUncompressed:
+		return segment.CodecNone, true
+	case CompressionGzip:
+		return segment.CodecGzip, true
+	case CompressionSnappy:
+		return segment.CodecSnappy, true
+	case CompressionLZ4:
+		return segment.CodecLZ4, true
+	case CompressionZstd:
+		return segment.CodecZstd, true
+	}
+	return 0, false
+}
+
+// Level is the configured level of codec (0: its default).
+func (c *LogConfig) Level(codec segment.Codec) int {
+	switch codec {
+	case segment.CodecGzip:
+		return c.GzipLevel
+	case segment.CodecLZ4:
+		return c.LZ4Level
+	case segment.CodecZstd:
+		return c.ZstdLevel
+	}
+	return 0
+}
+
+// TimestampWindow is how far before and after the broker's clock a
+// CreateTime record's timestamp may lie, and false when neither is bounded
+// (Kafka's defaults, and every LogAppendTime topic): then nothing need be
+// checked.
+func (c *LogConfig) TimestampWindow() (before, after int64, bounded bool) {
+	before, after = c.TimestampBeforeMaxMillis, c.TimestampAfterMaxMillis
+	if before == ZeroSetting {
+		before = 0
+	}
+	if after == ZeroSetting {
+		after = 0
+	}
+	if before == 0 && c.TimestampBeforeMaxMillis == 0 {
+		before = math.MaxInt64
+	}
+	if after == 0 && c.TimestampAfterMaxMillis == 0 {
+		after = math.MaxInt64
+	}
+	return before, after, !c.LogAppendTime && (before != math.MaxInt64 || after != math.MaxInt64)
+}
 
 // ZeroSetting stands for an explicit 0 in a LogConfig field whose zero
 // value means "the default" (DeleteRetentionMillis, MinCleanableDirtyRatio).
@@ -216,3 +318,9 @@ func (l *Log) SetConfig(cfg LogConfig) error {
 // left it. Any goroutine: it is a copy the writer published, never the
 // writer's own.
 func (l *Log) Config() LogConfig { return *l.config.Load() }
+
+// ConfigView is the configuration Config copies, without the copy, for the
+// produce path's per-batch look: the pointer is to the published
+// configuration, which is never changed after publication (SetConfig
+// publishes a new one). Any goroutine; read only.
+func (l *Log) ConfigView() *LogConfig { return l.config.Load() }

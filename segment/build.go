@@ -15,13 +15,25 @@ type KeyValue struct {
 // (at least one), all stamped with timestamp (ms), base offset 0 and no
 // producer id, as a producer would send it; Append stamps the offsets.
 func AppendBatch(dst []byte, timestamp int64, records []KeyValue) []byte {
+	return AppendBatchTimestamps(dst, timestamp, nil, records)
+}
+
+// AppendBatchTimestamps is AppendBatch with record i stamped timestamp +
+// deltas[i] (deltas nil: all at timestamp).
+func AppendBatchTimestamps(dst []byte, timestamp int64, deltas []int64, records []KeyValue) []byte {
 	start := len(dst)
 	dst = append(dst, make([]byte, BatchHeaderBytes)...)
+	maxTimestamp := timestamp
 	for i, r := range records {
-		size := 1 + varintBytes(0) + varintBytes(int64(i)) + nullableBytesSize(r.Key) + nullableBytesSize(r.Value) + varintBytes(0)
+		var delta int64
+		if deltas != nil {
+			delta = deltas[i]
+		}
+		maxTimestamp = max(maxTimestamp, timestamp+delta)
+		size := 1 + varintBytes(delta) + varintBytes(int64(i)) + nullableBytesSize(r.Key) + nullableBytesSize(r.Value) + varintBytes(0)
 		dst = binary.AppendVarint(dst, int64(size))
 		dst = append(dst, 0) // attributes
-		dst = binary.AppendVarint(dst, 0)
+		dst = binary.AppendVarint(dst, delta)
 		dst = binary.AppendVarint(dst, int64(i))
 		dst = appendNullableBytes(dst, r.Key)
 		dst = appendNullableBytes(dst, r.Value)
@@ -35,7 +47,7 @@ func AppendBatch(dst []byte, timestamp int64, records []KeyValue) []byte {
 	binary.BigEndian.PutUint16(b[21:], 0)          // attributes: no codec, CreateTime
 	binary.BigEndian.PutUint32(b[23:], uint32(len(records)-1))
 	binary.BigEndian.PutUint64(b[27:], uint64(timestamp))
-	binary.BigEndian.PutUint64(b[35:], uint64(timestamp))
+	binary.BigEndian.PutUint64(b[35:], uint64(maxTimestamp))
 	binary.BigEndian.PutUint64(b[43:], 0xffffffffffffffff) // producerId -1
 	binary.BigEndian.PutUint16(b[51:], 0xffff)             // producerEpoch -1
 	binary.BigEndian.PutUint32(b[53:], 0xffffffff)         // baseSequence -1

@@ -112,6 +112,7 @@ func handleProduce(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Re
 				if sub.err != nil {
 					partitionResponse.BaseOffset = -1
 					partitionResponse.ErrorCode, partitionResponse.ErrorMessage = errorCode(sub.err), errorMessage(sub.err)
+					partitionResponse.ErrorRecords = produceRecordErrors(sub.err)
 				} else {
 					pending = append(pending, pendingPartition{topic: i, partition: j, log: sub.log, append: sub.append, minISR: sub.minISR})
 				}
@@ -136,6 +137,7 @@ func handleProduce(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Re
 				if err != nil {
 					partitionResponse.BaseOffset = -1
 					partitionResponse.ErrorCode, partitionResponse.ErrorMessage = errorCode(err), errorMessage(err)
+					partitionResponse.ErrorRecords = produceRecordErrors(err)
 				} else {
 					pending = append(pending, pendingPartition{topic: i, partition: j, log: p.Log, append: submitted, minISR: minISR})
 				}
@@ -268,6 +270,10 @@ func submitRecords(p *meta.Partition, epoch int32, records []byte, durable bool)
 			return none, fmt.Errorf("%w: %d bytes after the batch are not a batch", engine.ErrCorruptBatch, len(rest))
 		}
 		return none, fmt.Errorf("%w: a produce request carries exactly one record batch per partition", engine.ErrInvalidRecord)
+	}
+	// compression.type and the timestamp window (produce_configs.go).
+	if records, err = topicBatch(p.Log, records); err != nil {
+		return none, err
 	}
 	return p.Shard.Submit(p.Log, records, epoch, durable)
 }

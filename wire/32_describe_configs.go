@@ -2,12 +2,15 @@ package wire
 
 // DescribeConfigs (32), versions 0-4.
 //
-// Topic resources (type 2) carry the topic configs the metadata log keeps
-// (retention.ms, retention.bytes, segment.bytes, segment.ms, cleanup.policy,
-// delete.retention.ms, min.cleanable.dirty.ratio, min.compaction.lag.ms,
-// max.message.bytes, message.timestamp.type, min.insync.replicas, ...), with
-// where each value comes from. Broker resources (type 4) describe as empty:
-// broker settings come from the properties file at start.
+// Topic resources (type 2) carry every topic config of Kafka 4.1
+// (engine/meta/topicconfigs.go), with where each value comes from, as
+// Kafka answers: include_synonyms (v1+) adds the chain (the topic's
+// override DYNAMIC_TOPIC_CONFIG, the broker properties set in the
+// properties file STATIC_BROKER_CONFIG under Kafka's broker names, then
+// DEFAULT_CONFIG), include_documentation (v3+) a one-line description, and
+// config_type (v3+) Kafka's ConfigDef type. Broker resources (type 4)
+// describe as empty: broker settings come from the properties file at
+// start.
 
 import (
 	"context"
@@ -15,6 +18,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"spool/engine/meta"
 )
 
 const (
@@ -40,17 +45,7 @@ func handleDescribeConfigs(s *Server, ctx context.Context, h *RequestHeader, req
 				if resource.ConfigNames != nil && !wanted[e.Name] {
 					continue
 				}
-				c := kmsg.NewDescribeConfigsResponseResourceConfig()
-				value := e.Value
-				c.Name, c.Value = e.Name, &value
-				c.ReadOnly, c.IsSensitive, c.IsDefault = e.ReadOnly, e.Sensitive, e.IsDefault
-				c.Source = kmsg.ConfigSource(e.Source)
-				if r.IncludeSynonyms {
-					synonym := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
-					synonym.Name, synonym.Value, synonym.Source = e.Name, &value, c.Source
-					c.ConfigSynonyms = append(c.ConfigSynonyms, synonym)
-				}
-				result.Configs = append(result.Configs, c)
+				result.Configs = append(result.Configs, describedConfig(&e, r.IncludeSynonyms, r.IncludeDocumentation))
 			}
 		case resourceBroker:
 		default:
@@ -61,4 +56,27 @@ func handleDescribeConfigs(s *Server, ctx context.Context, h *RequestHeader, req
 	}
 	s.encode(h, kresp, resp)
 	return nil
+}
+
+// describedConfig is one topic config as DescribeConfigs answers it.
+func describedConfig(e *meta.ConfigEntry, synonyms, documentation bool) kmsg.DescribeConfigsResponseResourceConfig {
+	c := kmsg.NewDescribeConfigsResponseResourceConfig()
+	value := e.Value
+	c.Name, c.Value = e.Name, &value
+	c.ReadOnly, c.IsSensitive, c.IsDefault = e.ReadOnly, e.Sensitive, e.IsDefault
+	c.Source = kmsg.ConfigSource(e.Source)
+	c.ConfigType = kmsg.ConfigType(e.Type)
+	if documentation {
+		doc := e.Documentation
+		c.Documentation = &doc
+	}
+	if synonyms {
+		for _, s := range e.Synonyms {
+			synonym := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
+			synonymValue := s.Value
+			synonym.Name, synonym.Value, synonym.Source = s.Name, &synonymValue, kmsg.ConfigSource(s.Source)
+			c.ConfigSynonyms = append(c.ConfigSynonyms, synonym)
+		}
+	}
+	return c
 }

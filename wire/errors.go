@@ -26,6 +26,8 @@ func errorCode(err error) int16 {
 		return kerr.UnsupportedCompressionType.Code
 	case errors.Is(err, engine.ErrTransactionalBatch):
 		return kerr.TransactionalIDAuthorizationFailed.Code
+	case errors.Is(err, errInvalidTimestamp):
+		return kerr.InvalidTimestamp.Code
 	case errors.Is(err, engine.ErrBatchTooLarge):
 		return kerr.MessageTooLarge.Code
 	case errors.Is(err, engine.ErrStorage), errors.Is(err, engine.ErrDiskFull),

@@ -68,7 +68,11 @@ type Config struct {
 	// CleanerBackoff is log.cleaner.backoff.ms: how long the cleaner
 	// sleeps when no log needs cleaning.
 	CleanerBackoff time.Duration
-	Logger         *slog.Logger
+	// BrokerProperties are the broker properties the operator set (file
+	// or flags), Kafka's names: DescribeConfigs reports those that are a
+	// topic config's synonyms as STATIC_BROKER_CONFIG.
+	BrokerProperties map[string]string
+	Logger           *slog.Logger
 }
 
 // Topic is a published topic; never mutated once published.

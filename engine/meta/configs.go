@@ -4,10 +4,9 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"time"
+	"strings"
 
 	"spool/engine"
-	"spool/segment"
 )
 
 // ConfigSource is Kafka's DescribeConfigs source code.
@@ -20,150 +19,68 @@ const (
 	SourceDefault ConfigSource = 5 // DEFAULT_CONFIG: Kafka's default
 )
 
+// ConfigType is Kafka's DescribeConfigs config_type (v3+): the ConfigDef
+// type of the config.
+type ConfigType int8
+
+// Kafka's config types.
+const (
+	TypeBoolean  ConfigType = 1
+	TypeString   ConfigType = 2
+	TypeInt      ConfigType = 3
+	TypeShort    ConfigType = 4
+	TypeLong     ConfigType = 5
+	TypeDouble   ConfigType = 6
+	TypeList     ConfigType = 7
+	TypeClass    ConfigType = 8
+	TypePassword ConfigType = 9
+)
+
+// ConfigSynonym is one step of a config's synonym chain, as Kafka's
+// DescribeConfigs v1+ answers it: where the value could come from, the
+// nearest first.
+type ConfigSynonym struct {
+	Name, Value string
+	Source      ConfigSource
+}
+
 // ConfigEntry is one described config.
 type ConfigEntry struct {
 	Name, Value         string
 	IsDefault           bool
 	Source              ConfigSource
 	ReadOnly, Sensitive bool
-}
-
-// topicConfig describes one supported topic config: how to apply a value
-// to the engine configuration, and how to read the broker default back.
-type topicConfig struct {
-	apply    func(cfg *engine.LogConfig, value string) error
-	current  func(cfg *engine.LogConfig) string
-	kafkaDef string
-}
-
-func parseInt(value string, min int64) (int64, error) {
-	v, err := strconv.ParseInt(value, 10, 64)
-	if err != nil || v < min {
-		return 0, fmt.Errorf("want an integer ≥ %d", min)
-	}
-	return v, nil
-}
-
-func intConfig(min int64, set func(*engine.LogConfig, int64), get func(*engine.LogConfig) int64, kafkaDefault string) topicConfig {
-	return topicConfig{
-		apply: func(cfg *engine.LogConfig, value string) error {
-			v, err := parseInt(value, min)
-			if err != nil {
-				return err
-			}
-			set(cfg, v)
-			return nil
-		},
-		current:  func(cfg *engine.LogConfig) string { return strconv.FormatInt(get(cfg), 10) },
-		kafkaDef: kafkaDefault,
-	}
-}
-
-// stored configs are kept and described; the engine itself does not act on
-// them (min.insync.replicas is read by the produce path from the topic).
-func storedConfig(valid func(string) bool, kafkaDefault string) topicConfig {
-	return topicConfig{
-		apply: func(cfg *engine.LogConfig, value string) error {
-			if !valid(value) {
-				return fmt.Errorf("unsupported value")
-			}
-			return nil
-		},
-		kafkaDef: kafkaDefault,
-	}
-}
-
-// zeroSetting stores an explicit 0 where the engine reads 0 as "the
-// default".
-func zeroSetting(v int64) int64 {
-	if v == 0 {
-		return engine.ZeroSetting
-	}
-	return v
-}
-
-// topicConfigs is every topic config spool accepts.
-var topicConfigs = map[string]topicConfig{
-	"retention.ms":         intConfig(-1, func(c *engine.LogConfig, v int64) { c.RetentionMillis = v }, func(c *engine.LogConfig) int64 { return c.RetentionMillis }, "604800000"),
-	"retention.bytes":      intConfig(-1, func(c *engine.LogConfig, v int64) { c.RetentionBytes = v }, func(c *engine.LogConfig) int64 { return c.RetentionBytes }, "-1"),
-	"segment.bytes":        intConfig(segment.SegmentBytesMin, func(c *engine.LogConfig, v int64) { c.Segment.SegmentBytes = v }, func(c *engine.LogConfig) int64 { return c.Segment.SegmentBytes }, "1073741824"),
-	"segment.ms":           intConfig(1, func(c *engine.LogConfig, v int64) { c.SegmentMillis = v }, func(c *engine.LogConfig) int64 { return c.SegmentMillis }, "604800000"),
-	"segment.index.bytes":  intConfig(4096, func(c *engine.LogConfig, v int64) { c.Segment.IndexBytes = v }, func(c *engine.LogConfig) int64 { return c.Segment.IndexBytes }, "10485760"),
-	"index.interval.bytes": intConfig(1, func(c *engine.LogConfig, v int64) { c.Segment.IndexIntervalBytes = v }, func(c *engine.LogConfig) int64 { return c.Segment.IndexIntervalBytes }, "4096"),
-	"max.message.bytes":    intConfig(0, func(c *engine.LogConfig, v int64) { c.MaxMessageBytes = v }, func(c *engine.LogConfig) int64 { return c.MaxMessageBytes }, "1048588"),
-	"flush.ms":             intConfig(1, func(c *engine.LogConfig, v int64) { c.FlushInterval = time.Duration(v) * time.Millisecond }, func(c *engine.LogConfig) int64 { return c.FlushInterval.Milliseconds() }, "1000"),
-	"cleanup.policy": {
-		apply: func(c *engine.LogConfig, value string) error {
-			p, err := engine.ParseCleanupPolicy(value)
-			if err != nil {
-				return fmt.Errorf("delete, compact, or compact,delete")
-			}
-			c.Cleanup = p
-			return nil
-		},
-		current:  func(c *engine.LogConfig) string { return c.Cleanup.String() },
-		kafkaDef: "delete",
-	},
-	"delete.retention.ms":   intConfig(0, func(c *engine.LogConfig, v int64) { c.DeleteRetentionMillis = zeroSetting(v) }, func(c *engine.LogConfig) int64 { return max(c.DeleteRetentionMillis, 0) }, "86400000"),
-	"min.compaction.lag.ms": intConfig(0, func(c *engine.LogConfig, v int64) { c.MinCompactionLagMillis = v }, func(c *engine.LogConfig) int64 { return c.MinCompactionLagMillis }, "0"),
-	"min.cleanable.dirty.ratio": {
-		apply: func(c *engine.LogConfig, value string) error {
-			v, err := strconv.ParseFloat(value, 64)
-			if err != nil || v < 0 || v > 1 {
-				return fmt.Errorf("want a number in [0, 1]")
-			}
-			c.MinCleanableDirtyRatio = v
-			if v == 0 {
-				c.MinCleanableDirtyRatio = engine.ZeroSetting
-			}
-			return nil
-		},
-		current: func(c *engine.LogConfig) string {
-			return strconv.FormatFloat(max(c.MinCleanableDirtyRatio, 0), 'g', -1, 64)
-		},
-		kafkaDef: "0.5",
-	},
-	"message.timestamp.type": {
-		apply: func(c *engine.LogConfig, value string) error {
-			if value != "CreateTime" && value != "LogAppendTime" {
-				return fmt.Errorf("CreateTime or LogAppendTime")
-			}
-			c.LogAppendTime = value == "LogAppendTime"
-			return nil
-		},
-		current: func(c *engine.LogConfig) string {
-			if c.LogAppendTime {
-				return "LogAppendTime"
-			}
-			return "CreateTime"
-		},
-		kafkaDef: "CreateTime",
-	},
-	"preallocate": {
-		apply: func(c *engine.LogConfig, value string) error {
-			v, err := strconv.ParseBool(value)
-			if err != nil || (value != "true" && value != "false") {
-				return fmt.Errorf("true or false")
-			}
-			c.Segment.Preallocate = v
-			return nil
-		},
-		current:  func(c *engine.LogConfig) string { return strconv.FormatBool(c.Segment.Preallocate) },
-		kafkaDef: "false",
-	},
-	"min.insync.replicas": storedConfig(func(v string) bool { n, err := parseInt(v, 1); return err == nil && n <= 2 }, "1"),
+	Type                ConfigType
+	Documentation       string
+	// Synonyms is the chain: the topic override, the broker properties
+	// (Kafka's names) set in the properties file, and the default.
+	Synonyms []ConfigSynonym
 }
 
 // logConfig applies overrides to the broker defaults, checking each.
 func (c *Cluster) logConfig(overrides map[string]string) (engine.LogConfig, error) {
 	cfg := c.cfg.Defaults.WithDefaults()
-	for name, value := range overrides {
+	// Apply in name order, so that a check across configs sees the same
+	// configuration whatever the map's order.
+	names := make([]string, 0, len(overrides))
+	for name := range overrides {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		value := overrides[name]
 		tc, ok := topicConfigs[name]
 		if !ok {
-			return cfg, fmt.Errorf("%w: unknown topic config %q", ErrInvalidConfig, name)
+			if why, removed := removedTopicConfigs[name]; removed {
+				return cfg, fmt.Errorf("%w: unknown topic config name: %s (%s)", ErrInvalidConfig, name, why)
+			}
+			return cfg, fmt.Errorf("%w: unknown topic config name: %s", ErrInvalidConfig, name)
 		}
-		if err := tc.apply(&cfg, value); err != nil {
-			return cfg, fmt.Errorf("%w: %s=%q: %v", ErrInvalidConfig, name, value, err)
+		if err := tc.check(value); err != nil {
+			return cfg, fmt.Errorf("%w: invalid value %s for configuration %s: %w", ErrInvalidConfig, value, name, err)
+		}
+		if tc.apply != nil {
+			tc.apply(&cfg, strings.TrimSpace(value))
 		}
 	}
 	if err := cfg.Segment.Validate(); err != nil {
@@ -172,8 +89,9 @@ func (c *Cluster) logConfig(overrides map[string]string) (engine.LogConfig, erro
 	return cfg, nil
 }
 
-// DescribeConfigs lists every supported config of a topic with its value
-// and where the value comes from.
+// DescribeConfigs lists every topic config of a topic (each of Kafka 4.1's)
+// with its value, where the value comes from, its synonym chain, type and
+// documentation.
 func (c *Cluster) DescribeConfigs(name string) ([]ConfigEntry, error) {
 	t, ok := c.Topic(name)
 	if !ok {
@@ -182,17 +100,101 @@ func (c *Cluster) DescribeConfigs(name string) ([]ConfigEntry, error) {
 	defaults := c.cfg.Defaults.WithDefaults()
 	entries := make([]ConfigEntry, 0, len(topicConfigs))
 	for configName, tc := range topicConfigs {
-		e := ConfigEntry{Name: configName}
-		switch override, set := t.Configs[configName]; {
-		case set:
-			e.Value, e.Source = override, SourceTopic
-		case tc.current != nil && tc.current(&defaults) != tc.kafkaDef:
-			e.Value, e.Source = tc.current(&defaults), SourceBroker
+		e := ConfigEntry{Name: configName, Type: tc.kind, Documentation: tc.doc}
+		if override, set := t.Configs[configName]; set {
+			e.Synonyms = append(e.Synonyms, ConfigSynonym{Name: configName, Value: override, Source: SourceTopic})
+		}
+		e.Synonyms = append(e.Synonyms, c.brokerSynonyms(&tc, &defaults)...)
+		head := ConfigSynonym{Source: SourceDefault}
+		if len(e.Synonyms) > 0 {
+			head = e.Synonyms[0]
+		}
+		e.Source, e.IsDefault = head.Source, head.Source == SourceDefault
+		switch {
+		case head.Source == SourceTopic:
+			e.Value = head.Value
+		case tc.current != nil:
+			e.Value = tc.current(&defaults)
 		default:
-			e.Value, e.Source, e.IsDefault = tc.kafkaDef, SourceDefault, true
+			e.Value = tc.kafkaDef
 		}
 		entries = append(entries, e)
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
 	return entries, nil
+}
+
+// brokerSynonyms is the broker half of a topic config's synonym chain:
+// each of its broker properties the properties file sets
+// (STATIC_BROKER_CONFIG), then the default (DEFAULT_CONFIG), named after
+// the broker property that holds it as Kafka names it (log.retention.hours
+// for retention.ms). A broker default that differs from Kafka's without a
+// property named (as tests configure a Cluster) is reported under the
+// first broker name. A config with no broker property (the replication
+// throttles, remote.storage.enable) has only its default, under its own
+// name.
+func (c *Cluster) brokerSynonyms(tc *topicConfig, defaults *engine.LogConfig) []ConfigSynonym {
+	var out []ConfigSynonym
+	for _, property := range tc.synonyms {
+		if v, set := c.cfg.BrokerProperties[property]; set {
+			out = append(out, ConfigSynonym{Name: property, Value: v, Source: SourceBroker})
+		}
+	}
+	if len(out) == 0 && tc.current != nil && len(tc.synonyms) > 0 {
+		if v := tc.current(defaults); v != tc.kafkaDef {
+			out = append(out, ConfigSynonym{Name: tc.synonyms[0], Value: v, Source: SourceBroker})
+		}
+	}
+	name, value := tc.defaultSynonym, tc.defaultSynonymValue
+	if name == "" && len(tc.synonyms) > 0 {
+		name = tc.synonyms[0]
+	}
+	if value == "" {
+		value = tc.kafkaDef
+	}
+	if name == "" {
+		return out
+	}
+	return append(out, ConfigSynonym{Name: name, Value: value, Source: SourceDefault})
+}
+
+// parseLong reads a LONG as Kafka's ConfigDef does: trimmed, base 10.
+func parseLong(value string) (int64, error) {
+	v, err := strconv.ParseInt(strings.TrimSpace(value), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("expected value to be a 64-bit integer (long)")
+	}
+	return v, nil
+}
+
+// parseInt32 reads an INT: trimmed, base 10, within 32 bits.
+func parseInt32(value string) (int64, error) {
+	v, err := strconv.ParseInt(strings.TrimSpace(value), 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("expected value to be a 32-bit integer")
+	}
+	return v, nil
+}
+
+// mustLong parses a value check has accepted.
+func mustLong(value string) int64 {
+	v, _ := strconv.ParseInt(strings.TrimSpace(value), 10, 64)
+	return v
+}
+
+// ApplyBrokerDefault sets a topic config's broker-wide default in cfg
+// (the broker property compression.type, say), checked as a topic
+// override is checked.
+func ApplyBrokerDefault(cfg *engine.LogConfig, property, topicConfigName, value string) error {
+	tc, ok := topicConfigs[topicConfigName]
+	if !ok {
+		return fmt.Errorf("%s is no topic config", topicConfigName)
+	}
+	if err := tc.check(value); err != nil {
+		return fmt.Errorf("%s=%q: %w", property, value, err)
+	}
+	if tc.apply != nil {
+		tc.apply(cfg, strings.TrimSpace(value))
+	}
+	return nil
 }
