@@ -293,7 +293,7 @@ func TestTimestampWindow(t *testing.T) {
 	req := kmsg.NewPtrProduceRequest()
 	req.Acks, req.TimeoutMillis = 1, 10000
 	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = "window"
+	rt.Topic, rt.TopicID = "window", topicID(t, ctx, cl, "window") // (v13 names topics by ID)
 	rp := kmsg.NewProduceRequestTopicPartition()
 	rp.Records = batch
 	rt.Partitions = append(rt.Partitions, rp)
