@@ -152,6 +152,8 @@ func (b *Broker) openStorage(s settings) error {
 		CleanerDisabled:        s.cleanerDisabled,
 		CleanerBackoff:         s.cleanerBackoff,
 		BrokerProperties:       s.explicit,
+		NodeID:                 s.nodeID,
+		Properties:             describedProperties(),
 		Logger:                 b.logger,
 	})
 	if err != nil {

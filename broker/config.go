@@ -321,3 +321,16 @@ func (p Properties) explicit() map[string]string {
 	}
 	return out
 }
+
+// describedProperties is knownProperties as DescribeConfigs on the broker
+// resource lists them. A password or key (SASL and TLS settings, when
+// spool reads them) is sensitive: described as null, as Kafka does.
+func describedProperties() []meta.BrokerProperty {
+	out := make([]meta.BrokerProperty, 0, len(knownProperties))
+	for name, p := range knownProperties {
+		sensitive := strings.Contains(name, "password") || strings.HasSuffix(name, ".key") || strings.Contains(name, "secret")
+		out = append(out, meta.BrokerProperty{Name: name, Default: p.defaultValue, Doc: p.help, Sensitive: sensitive})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}

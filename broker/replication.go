@@ -124,7 +124,7 @@ func (b *Broker) minInsyncReplicas(topic string) int {
 		}
 	}
 	n, _ := b.props.int64("min.insync.replicas")
-	return int(n)
+	return b.cluster.MinInsyncReplicas(int(n))
 }
 
 // agoString shows how long ago (negative: never).

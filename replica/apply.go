@@ -25,6 +25,8 @@ import (
 //	Truncate  cut the log at the offset (its tail diverged)
 //	Reset     empty the log and restart it at the offset (the leader's
 //	          log now starts above our end)
+//	BrokerConfigs  mirror the leader's dynamic broker configs (v2+);
+//	          nothing is answered
 type applier struct {
 	cluster *meta.Cluster
 	logger  *slog.Logger
@@ -57,6 +59,13 @@ func (a *applier) apply(enc *Encoder, frame Frame) ([]byte, error) {
 			return nil, err
 		}
 		return enc.PartitionOffset(TypeAck, *ack), nil
+	case TypeBrokerConfigs:
+		configs, err := DecodeBrokerConfigs(frame.Fields)
+		if err != nil {
+			return nil, err
+		}
+		_, err = a.cluster.MirrorBrokerConfigs(configs)
+		return nil, err
 	case TypeTruncate, TypeReset:
 		at, err := DecodePartitionOffset(frame.Fields)
 		if err != nil {

@@ -41,6 +41,17 @@ package replica
 //	               offset int64: the leader's log now starts above the
 //	               standby's end (retention); empty the log and restart it
 //	               at offset
+//	8 BrokerConfigs (leader → standby, v2+; after Hello and whenever they
+//	               change, before the Metadata that follows) resource
+//	               count int32, then per resource: name string ("" the
+//	               cluster-wide default, else a node id), config count
+//	               int32, then name string, value string each. The whole
+//	               set: a resource absent has no dynamic configs
+//
+// Versions: v1 has frames 1-7; v2 adds BrokerConfigs. Each side accepts
+// a peer of v1 or v2 (VersionMin..Version) and the leader sends
+// BrokerConfigs only to a v2 standby, so a v1 node on either side still
+// replicates (without dynamic broker configs).
 //
 // A frame whose CRC or fields do not check closes the connection; the
 // standby reconnects and resumes from its log end offset.
@@ -56,8 +67,12 @@ import (
 	"time"
 )
 
-// Version is the protocol version this node speaks.
-const Version = 1
+// Version is the protocol version this node speaks; VersionMin the
+// oldest peer it accepts.
+const (
+	Version    = 2
+	VersionMin = 1
+)
 
 // Replication frame types.
 const (
@@ -68,6 +83,8 @@ const (
 	TypeAck       int8 = 5
 	TypeTruncate  int8 = 6
 	TypeReset     int8 = 7
+	// TypeBrokerConfigs is v2+.
+	TypeBrokerConfigs int8 = 8
 )
 
 // Limits of replication frames.
@@ -178,6 +195,32 @@ func (e *Encoder) Metadata(topics []Topic) []byte {
 		}
 	}
 	return e.end(0)
+}
+
+// BrokerConfigs encodes a BrokerConfigs frame: every broker resource's
+// dynamic configs, in name order.
+func (e *Encoder) BrokerConfigs(resources map[string]map[string]string) []byte {
+	e.begin(TypeBrokerConfigs)
+	e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(len(resources)))
+	for _, name := range sortedKeys(resources) {
+		configs := resources[name]
+		e.buf = appendString(e.buf, name)
+		e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(len(configs)))
+		for _, k := range sortedKeys(configs) {
+			e.buf = appendString(e.buf, k)
+			e.buf = appendString(e.buf, configs[k])
+		}
+	}
+	return e.end(0)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // Positions encodes a Positions frame.
@@ -398,6 +441,24 @@ func DecodeMetadata(fields []byte) ([]Topic, error) {
 		topics = append(topics, t)
 	}
 	return topics, r.done()
+}
+
+// DecodeBrokerConfigs decodes a BrokerConfigs frame's fields.
+func DecodeBrokerConfigs(fields []byte) (map[string]map[string]string, error) {
+	r := fieldReader{b: fields}
+	n := r.count(2 + 4)
+	resources := make(map[string]map[string]string, n)
+	for i := 0; i < n && r.err == nil; i++ {
+		name := r.string()
+		count := r.count(2 + 2)
+		configs := make(map[string]string, count)
+		for j := 0; j < count && r.err == nil; j++ {
+			k := r.string()
+			configs[k] = r.string()
+		}
+		resources[name] = configs
+	}
+	return resources, r.done()
 }
 
 // DecodePositions decodes a Positions frame's fields.

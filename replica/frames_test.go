@@ -118,3 +118,19 @@ func TestFrameSizeCheckedFirst(t *testing.T) {
 		t.Fatalf("%d bytes allocated for a frame of which 100 arrived", cap(buf))
 	}
 }
+
+func TestBrokerConfigsFrame(t *testing.T) {
+	var e Encoder
+	want := map[string]map[string]string{"": {"log.retention.ms": "60000", "compression.type": "zstd"}, "0": {}}
+	frame, _, err := ReadFrame(bytes.NewReader(e.BrokerConfigs(want)), nil)
+	if err != nil || frame.Type != TypeBrokerConfigs {
+		t.Fatal(frame.Type, err)
+	}
+	got, err := DecodeBrokerConfigs(frame.Fields)
+	if err != nil || len(got) != 2 || got[""]["compression.type"] != "zstd" || got[""]["log.retention.ms"] != "60000" || len(got["0"]) != 0 {
+		t.Fatalf("%v %v", got, err)
+	}
+	if _, err := DecodeBrokerConfigs(frame.Fields[:len(frame.Fields)-1]); err == nil {
+		t.Fatal("a short frame decoded")
+	}
+}

@@ -56,8 +56,8 @@ var errFenced = errors.New("replica: fenced by a newer leader epoch")
 // standby.
 func leaderAccepts(own int32, follower bool, hello Hello) error {
 	switch {
-	case hello.Version != Version:
-		return fmt.Errorf("standby speaks replication v%d, this leader v%d", hello.Version, Version)
+	case hello.Version < VersionMin || hello.Version > Version:
+		return fmt.Errorf("standby speaks replication v%d, this leader v%d-%d", hello.Version, VersionMin, Version)
 	case hello.Epoch > own:
 		return fmt.Errorf("%w: epoch %d, ours %d", errFenced, hello.Epoch, own)
 	case follower:
@@ -71,8 +71,8 @@ func leaderAccepts(own int32, follower bool, hello Hello) error {
 // is never followed; a newer epoch is adopted (adopt true).
 func standbyAccepts(own int32, hello Hello) (adopt bool, err error) {
 	switch {
-	case hello.Version != Version:
-		return false, fmt.Errorf("leader speaks replication v%d, this standby v%d", hello.Version, Version)
+	case hello.Version < VersionMin || hello.Version > Version:
+		return false, fmt.Errorf("leader speaks replication v%d, this standby v%d-%d", hello.Version, VersionMin, Version)
 	case hello.Epoch < own:
 		return false, fmt.Errorf("refusing to follow a leader in epoch %d: this node has seen epoch %d (that leader was superseded)", hello.Epoch, own)
 	}

@@ -26,6 +26,8 @@ func TestEpochFencing(t *testing.T) {
 		{name: "a newer epoch fences the leader", own: 3, hello: Hello{Version: Version, Epoch: 4}, fenced: true, refused: true},
 		{name: "a fenced node serves no standby", own: 3, follower: true, hello: Hello{Version: Version, Epoch: 3}, refused: true},
 		{name: "another version", own: 3, hello: Hello{Version: Version + 1, Epoch: 3}, refused: true},
+		{name: "a v1 standby (no broker configs)", own: 3, hello: Hello{Version: 1, Epoch: 3}},
+		{name: "below v1", own: 3, hello: Hello{Version: 0, Epoch: 3}, refused: true},
 	}
 	for _, c := range leaderCases {
 		err := leaderAccepts(c.own, c.follower, c.hello)
@@ -43,7 +45,7 @@ func TestEpochFencing(t *testing.T) {
 		{name: "same epoch", own: 2, hello: Hello{Version: Version, Epoch: 2}},
 		{name: "a newer leader is adopted", own: 2, hello: Hello{Version: Version, Epoch: 5}, adopt: true},
 		{name: "a superseded leader is refused", own: 2, hello: Hello{Version: Version, Epoch: 1}, refused: true},
-		{name: "another version", own: 2, hello: Hello{Version: Version - 1, Epoch: 2}, refused: true},
+		{name: "another version", own: 2, hello: Hello{Version: Version + 1, Epoch: 2}, refused: true},
 	}
 	for _, c := range standbyCases {
 		adopt, err := standbyAccepts(c.own, c.hello)

@@ -41,7 +41,10 @@ type leaderSession struct {
 	leader      *Leader
 	conn        net.Conn
 	standbyNode int32
-	established atomic.Bool // past the hellos: a standby is connected
+	// standbyVersion is the standby's replication version: BrokerConfigs
+	// frames go only to v2+.
+	standbyVersion int16
+	established    atomic.Bool // past the hellos: a standby is connected
 
 	mu        sync.Mutex
 	positions map[partitionKey]*standbyPosition // replaced by each Positions frame
@@ -65,7 +68,7 @@ func (s *leaderSession) run() error {
 		}
 		return err
 	}
-	s.standbyNode = hello.NodeID
+	s.standbyNode, s.standbyVersion = hello.NodeID, hello.Version
 	var enc Encoder
 	if _, err := s.conn.Write(enc.Hello(cfg.hello())); err != nil {
 		return err
@@ -182,8 +185,10 @@ func topicsSignature(topics []*meta.Topic) string {
 type sender struct {
 	enc       *Encoder
 	signature string
-	buf       []byte // the copy path's buffer
-	result    engine.ReadResult
+	// brokerConfigs is the signature of the broker configs last sent.
+	brokerConfigs string
+	buf           []byte // the copy path's buffer
+	result        engine.ReadResult
 }
 
 func (s *leaderSession) sendLoop(ctx context.Context, enc *Encoder) error {
@@ -203,8 +208,18 @@ func (s *leaderSession) sendLoop(ctx context.Context, enc *Encoder) error {
 	return ctx.Err()
 }
 
-// sendMetadata sends the topics when they changed since the last time.
+// sendMetadata sends the broker configs (to a v2+ standby) and the topics
+// when they changed since the last time.
 func (s *leaderSession) sendMetadata(out *sender) error {
+	if s.standbyVersion >= 2 {
+		configs := s.leader.cfg.Cluster.BrokerConfigs()
+		if sig := fmt.Sprint(configs); sig != out.brokerConfigs {
+			out.brokerConfigs = sig
+			if _, err := s.conn.Write(out.enc.BrokerConfigs(configs)); err != nil {
+				return err
+			}
+		}
+	}
 	topics := s.leader.cfg.Cluster.Topics()
 	sig := topicsSignature(topics)
 	if sig == out.signature {

@@ -287,5 +287,5 @@ func (s *Server) minInsyncReplicas(topic string) int {
 			}
 		}
 	}
-	return max(s.cfg.MinInsyncReplicas, 1)
+	return max(s.cfg.Cluster.MinInsyncReplicas(s.cfg.MinInsyncReplicas), 1)
 }

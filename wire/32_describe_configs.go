@@ -8,9 +8,16 @@ package wire
 // override DYNAMIC_TOPIC_CONFIG, the broker properties set in the
 // properties file STATIC_BROKER_CONFIG under Kafka's broker names, then
 // DEFAULT_CONFIG), include_documentation (v3+) a one-line description, and
-// config_type (v3+) Kafka's ConfigDef type. Broker resources (type 4)
-// describe as empty: broker settings come from the properties file at
-// start.
+// config_type (v3+) Kafka's ConfigDef type.
+//
+// Broker resources (type 4): this node's id lists every property the
+// broker reads (engine/meta/brokerconfigs.go) with its source
+// (DYNAMIC_BROKER_CONFIG, DYNAMIC_DEFAULT_BROKER_CONFIG,
+// STATIC_BROKER_CONFIG, DEFAULT_CONFIG), read_only for those that cannot
+// be altered, null for sensitive values; "" lists the cluster-wide dynamic
+// defaults only; another id is INVALID_REQUEST, as in Kafka. BROKER_LOGGER
+// (type 8) for this node lists no loggers (spool's logging is not log4j
+// and has no per-logger levels); another id is INVALID_REQUEST.
 
 import (
 	"context"
@@ -23,8 +30,9 @@ import (
 )
 
 const (
-	resourceTopic  = 2
-	resourceBroker = 4
+	resourceTopic        = 2
+	resourceBroker       = 4
+	resourceBrokerLogger = 8
 )
 
 func handleDescribeConfigs(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Request, resp *Response) error {
@@ -34,8 +42,12 @@ func handleDescribeConfigs(s *Server, ctx context.Context, h *RequestHeader, req
 		result := kmsg.NewDescribeConfigsResponseResource()
 		result.ResourceType, result.ResourceName = resource.ResourceType, resource.ResourceName
 		switch resource.ResourceType {
-		case resourceTopic:
-			entries, err := s.cfg.Cluster.DescribeConfigs(resource.ResourceName)
+		case resourceTopic, resourceBroker:
+			describe := s.cfg.Cluster.DescribeConfigs
+			if resource.ResourceType == resourceBroker {
+				describe = s.cfg.Cluster.DescribeBrokerConfigs
+			}
+			entries, err := describe(resource.ResourceName)
 			result.ErrorCode, result.ErrorMessage = errorCode(err), errorMessage(err)
 			wanted := map[string]bool{}
 			for _, name := range resource.ConfigNames {
@@ -47,7 +59,9 @@ func handleDescribeConfigs(s *Server, ctx context.Context, h *RequestHeader, req
 				}
 				result.Configs = append(result.Configs, describedConfig(&e, r.IncludeSynonyms, r.IncludeDocumentation))
 			}
-		case resourceBroker:
+		case resourceBrokerLogger:
+			err := s.cfg.Cluster.CheckBrokerLogger(resource.ResourceName)
+			result.ErrorCode, result.ErrorMessage = errorCode(err), errorMessage(err)
 		default:
 			result.ErrorCode = kerr.InvalidRequest.Code
 			result.ErrorMessage = errorMessage(fmt.Errorf("resource type %d is not served", resource.ResourceType))
@@ -58,11 +72,14 @@ func handleDescribeConfigs(s *Server, ctx context.Context, h *RequestHeader, req
 	return nil
 }
 
-// describedConfig is one topic config as DescribeConfigs answers it.
+// describedConfig is one config as DescribeConfigs answers it.
 func describedConfig(e *meta.ConfigEntry, synonyms, documentation bool) kmsg.DescribeConfigsResponseResourceConfig {
 	c := kmsg.NewDescribeConfigsResponseResourceConfig()
 	value := e.Value
 	c.Name, c.Value = e.Name, &value
+	if e.Null {
+		c.Value = nil
+	}
 	c.ReadOnly, c.IsSensitive, c.IsDefault = e.ReadOnly, e.Sensitive, e.IsDefault
 	c.Source = kmsg.ConfigSource(e.Source)
 	c.ConfigType = kmsg.ConfigType(e.Type)
@@ -75,6 +92,9 @@ func describedConfig(e *meta.ConfigEntry, synonyms, documentation bool) kmsg.Des
 			synonym := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
 			synonymValue := s.Value
 			synonym.Name, synonym.Value, synonym.Source = s.Name, &synonymValue, kmsg.ConfigSource(s.Source)
+			if s.Null {
+				synonym.Value = nil
+			}
 			c.ConfigSynonyms = append(c.ConfigSynonyms, synonym)
 		}
 	}

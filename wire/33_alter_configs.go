@@ -2,8 +2,11 @@ package wire
 
 // AlterConfigs (33), versions 0-2.
 //
-// Replaces a topic's overrides with the ones given. Broker resources cannot
-// be altered: their settings are static.
+// Replaces a topic's overrides, or a broker resource's dynamic configs
+// ("" the cluster-wide default, or this node's id), with the ones given
+// (engine/meta/brokerconfigs.go). A broker property Kafka or spool cannot
+// change at runtime, a bad value and the wrong broker id are
+// INVALID_REQUEST, as in Kafka; nothing changes then.
 
 import (
 	"context"
@@ -20,7 +23,16 @@ func handleAlterConfigs(s *Server, ctx context.Context, h *RequestHeader, req km
 	for _, resource := range r.Resources {
 		result := kmsg.NewAlterConfigsResponseResource()
 		result.ResourceType, result.ResourceName = resource.ResourceType, resource.ResourceName
-		err := alterTopicOnly(resource.ResourceType, func() error {
+		err := alterResource(s, resource.ResourceType, resource.ResourceName, r.ValidateOnly, func() ([]meta.BrokerConfigChange, error) {
+			var changes []meta.BrokerConfigChange
+			for _, c := range resource.Configs {
+				if c.Value == nil {
+					return nil, fmt.Errorf("%w: Null value not supported for : %s", meta.ErrInvalidRequest, c.Name)
+				}
+				changes = append(changes, meta.BrokerConfigChange{Name: c.Name, Value: *c.Value})
+			}
+			return changes, nil
+		}, true, func() error {
 			set := map[string]string{}
 			for _, c := range resource.Configs {
 				if c.Value != nil {
@@ -36,11 +48,26 @@ func handleAlterConfigs(s *Server, ctx context.Context, h *RequestHeader, req km
 	return nil
 }
 
-// alterTopicOnly runs alter for a topic resource and refuses every other
-// kind: broker settings come from the properties file at start.
-func alterTopicOnly(resourceType kmsg.ConfigResourceType, alter func() error) error {
-	if resourceType != resourceTopic {
-		return fmt.Errorf("%w: only topic configs can be altered; broker settings are static", meta.ErrInvalidConfig)
+// alterResource runs alterTopic for a topic resource, alters a broker
+// resource with the changes brokerChanges lists (replace: AlterConfigs'
+// whole set), and refuses every other kind.
+func alterResource(s *Server, resourceType kmsg.ConfigResourceType, name string, validateOnly bool, brokerChanges func() ([]meta.BrokerConfigChange, error), replace bool, alterTopic func() error) error {
+	switch resourceType {
+	case resourceTopic:
+		return alterTopic()
+	case resourceBroker:
+		changes, err := brokerChanges()
+		if err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		for _, c := range changes {
+			if seen[c.Name] {
+				return fmt.Errorf("%w: Error due to duplicate config keys", meta.ErrInvalidRequest)
+			}
+			seen[c.Name] = true
+		}
+		return s.cfg.Cluster.AlterBrokerConfigs(name, changes, replace, validateOnly)
 	}
-	return alter()
+	return fmt.Errorf("%w: only topic and broker configs can be altered", meta.ErrInvalidConfig)
 }

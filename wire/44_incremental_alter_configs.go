@@ -3,7 +3,10 @@ package wire
 // IncrementalAlterConfigs (44), versions 0-1.
 //
 // SET and DELETE edit a topic's overrides; APPEND and SUBTRACT (list-valued
-// configs) are refused with INVALID_CONFIG.
+// configs) are refused with INVALID_CONFIG. On a broker resource ("" or
+// this node's id) they edit its dynamic configs, APPEND and SUBTRACT
+// working on list configs (log.cleanup.policy) and refused with
+// INVALID_CONFIG on the others, as in Kafka.
 
 import (
 	"context"
@@ -20,7 +23,19 @@ func handleIncrementalAlterConfigs(s *Server, ctx context.Context, h *RequestHea
 	for _, resource := range r.Resources {
 		result := kmsg.NewIncrementalAlterConfigsResponseResource()
 		result.ResourceType, result.ResourceName = resource.ResourceType, resource.ResourceName
-		err := alterTopicOnly(resource.ResourceType, func() error {
+		err := alterResource(s, resource.ResourceType, resource.ResourceName, r.ValidateOnly, func() ([]meta.BrokerConfigChange, error) {
+			var changes []meta.BrokerConfigChange
+			for _, c := range resource.Configs {
+				change := meta.BrokerConfigChange{Name: c.Name, Op: int8(c.Op)}
+				if c.Value != nil {
+					change.Value = *c.Value
+				} else if c.Op != kmsg.IncrementalAlterConfigOpDelete {
+					return nil, fmt.Errorf("%w: Null value not supported for : %s", meta.ErrInvalidRequest, c.Name)
+				}
+				changes = append(changes, change)
+			}
+			return changes, nil
+		}, false, func() error {
 			set := map[string]string{}
 			var remove []string
 			for _, c := range resource.Configs {

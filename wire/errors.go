@@ -55,6 +55,8 @@ func errorCode(err error) int16 {
 		return kerr.InvalidTopicException.Code
 	case errors.Is(err, meta.ErrInvalidPartitions):
 		return kerr.InvalidPartitions.Code
+	case errors.Is(err, meta.ErrInvalidRequest):
+		return kerr.InvalidRequest.Code
 	case errors.Is(err, meta.ErrInvalidConfig):
 		return kerr.InvalidConfig.Code
 	case errors.Is(err, meta.ErrFollower):

@@ -72,7 +72,12 @@ type Config struct {
 	// or flags), Kafka's names: DescribeConfigs reports those that are a
 	// topic config's synonyms as STATIC_BROKER_CONFIG.
 	BrokerProperties map[string]string
-	Logger           *slog.Logger
+	// NodeID is node.id: the broker resource this node answers for.
+	NodeID int32
+	// Properties are every property the broker reads, for
+	// DescribeConfigs on the broker resource (brokerconfigs.go).
+	Properties []BrokerProperty
+	Logger     *slog.Logger
 }
 
 // Topic is a published topic; never mutated once published.
@@ -145,6 +150,11 @@ type Cluster struct {
 	follower atomic.Bool
 	epoch    atomic.Int32
 	state    *state
+	// dynamicDefaults are the topic defaults with the dynamic broker
+	// configs applied (nil: cfg.Defaults), dynamicMinISR the dynamic
+	// min.insync.replicas (0: none); written under mu, read anywhere.
+	dynamicDefaults atomic.Pointer[engine.LogConfig]
+	dynamicMinISR   atomic.Int32
 
 	stop chan struct{}
 	done chan struct{}
@@ -186,6 +196,7 @@ func Open(cfg Config) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.openBrokerConfigs()
 	maps := &topicMaps{byName: map[string]*Topic{}, byID: map[[16]byte]*Topic{}}
 	names := make([]string, 0, len(c.state.Topics))
 	for name := range c.state.Topics {
@@ -658,7 +669,7 @@ func (c *Cluster) alterConfigs(name string, set map[string]string, remove []stri
 func (c *Cluster) LogConfigFor(t *Topic) engine.LogConfig {
 	cfg, err := c.logConfig(t.Configs)
 	if err != nil {
-		return c.cfg.Defaults
+		return c.defaults()
 	}
 	return cfg
 }

@@ -14,9 +14,11 @@ type ConfigSource int8
 
 // The sources spool reports.
 const (
-	SourceTopic   ConfigSource = 1 // DYNAMIC_TOPIC_CONFIG: a topic override
-	SourceBroker  ConfigSource = 4 // STATIC_BROKER_CONFIG: from the properties file
-	SourceDefault ConfigSource = 5 // DEFAULT_CONFIG: Kafka's default
+	SourceTopic          ConfigSource = 1 // DYNAMIC_TOPIC_CONFIG: a topic override
+	SourceDynamicBroker  ConfigSource = 2 // DYNAMIC_BROKER_CONFIG: altered for this node
+	SourceDynamicDefault ConfigSource = 3 // DYNAMIC_DEFAULT_BROKER_CONFIG: altered cluster-wide
+	SourceBroker         ConfigSource = 4 // STATIC_BROKER_CONFIG: from the properties file
+	SourceDefault        ConfigSource = 5 // DEFAULT_CONFIG: Kafka's default
 )
 
 // ConfigType is Kafka's DescribeConfigs config_type (v3+): the ConfigDef
@@ -42,11 +44,13 @@ const (
 type ConfigSynonym struct {
 	Name, Value string
 	Source      ConfigSource
+	Null        bool // the value is null (sensitive, or none)
 }
 
 // ConfigEntry is one described config.
 type ConfigEntry struct {
 	Name, Value         string
+	Null                bool // the value is null (sensitive, or none)
 	IsDefault           bool
 	Source              ConfigSource
 	ReadOnly, Sensitive bool
@@ -59,7 +63,7 @@ type ConfigEntry struct {
 
 // logConfig applies overrides to the broker defaults, checking each.
 func (c *Cluster) logConfig(overrides map[string]string) (engine.LogConfig, error) {
-	cfg := c.cfg.Defaults.WithDefaults()
+	cfg := c.defaults()
 	// Apply in name order, so that a check across configs sees the same
 	// configuration whatever the map's order.
 	names := make([]string, 0, len(overrides))
@@ -97,14 +101,15 @@ func (c *Cluster) DescribeConfigs(name string) ([]ConfigEntry, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownTopic, name)
 	}
-	defaults := c.cfg.Defaults.WithDefaults()
+	defaults := c.defaults()
+	dynamic := c.BrokerConfigs()
 	entries := make([]ConfigEntry, 0, len(topicConfigs))
 	for configName, tc := range topicConfigs {
 		e := ConfigEntry{Name: configName, Type: tc.kind, Documentation: tc.doc}
 		if override, set := t.Configs[configName]; set {
 			e.Synonyms = append(e.Synonyms, ConfigSynonym{Name: configName, Value: override, Source: SourceTopic})
 		}
-		e.Synonyms = append(e.Synonyms, c.brokerSynonyms(&tc, &defaults)...)
+		e.Synonyms = append(e.Synonyms, c.brokerSynonyms(&tc, &defaults, dynamic)...)
 		head := ConfigSynonym{Source: SourceDefault}
 		if len(e.Synonyms) > 0 {
 			head = e.Synonyms[0]
@@ -125,17 +130,24 @@ func (c *Cluster) DescribeConfigs(name string) ([]ConfigEntry, error) {
 }
 
 // brokerSynonyms is the broker half of a topic config's synonym chain:
-// each of its broker properties the properties file sets
-// (STATIC_BROKER_CONFIG), then the default (DEFAULT_CONFIG), named after
+// each of its broker properties altered for this node
+// (DYNAMIC_BROKER_CONFIG) or cluster-wide (DYNAMIC_DEFAULT_BROKER_CONFIG)
+// or set in the properties file (STATIC_BROKER_CONFIG), then the default (DEFAULT_CONFIG), named after
 // the broker property that holds it as Kafka names it (log.retention.hours
 // for retention.ms). A broker default that differs from Kafka's without a
 // property named (as tests configure a Cluster) is reported under the
 // first broker name. A config with no broker property (the replication
 // throttles, remote.storage.enable) has only its default, under its own
 // name.
-func (c *Cluster) brokerSynonyms(tc *topicConfig, defaults *engine.LogConfig) []ConfigSynonym {
+func (c *Cluster) brokerSynonyms(tc *topicConfig, defaults *engine.LogConfig, dynamic map[string]map[string]string) []ConfigSynonym {
 	var out []ConfigSynonym
 	for _, property := range tc.synonyms {
+		if v, set := dynamic[c.nodeResource()][property]; set {
+			out = append(out, ConfigSynonym{Name: property, Value: v, Source: SourceDynamicBroker})
+		}
+		if v, set := dynamic[""][property]; set {
+			out = append(out, ConfigSynonym{Name: property, Value: v, Source: SourceDynamicDefault})
+		}
 		if v, set := c.cfg.BrokerProperties[property]; set {
 			out = append(out, ConfigSynonym{Name: property, Value: v, Source: SourceBroker})
 		}

@@ -155,7 +155,7 @@ func TestDescribeSynonyms(t *testing.T) {
 		t.Fatalf("%d entries", len(entries))
 	}
 	r := byName["retention.ms"]
-	want := []ConfigSynonym{{"retention.ms", "1000", SourceTopic}, {"log.retention.ms", "3600000", SourceBroker}, {"log.retention.hours", "168", SourceDefault}}
+	want := []ConfigSynonym{{Name: "retention.ms", Value: "1000", Source: SourceTopic}, {Name: "log.retention.ms", Value: "3600000", Source: SourceBroker}, {Name: "log.retention.hours", Value: "168", Source: SourceDefault}}
 	if r.Value != "1000" || r.Source != SourceTopic || len(r.Synonyms) != 3 || r.Synonyms[0] != want[0] || r.Synonyms[1] != want[1] || r.Synonyms[2] != want[2] || r.Type != TypeLong {
 		t.Fatalf("retention.ms: %+v", r)
 	}

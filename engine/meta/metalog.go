@@ -51,7 +51,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // record is one change.
 type record struct {
-	Type       string            `json:"type"` // create_topic, delete_topic, set_partitions, set_configs, set_epoch (Partitions holds the epoch), purged
+	Type       string            `json:"type"` // create_topic, delete_topic, set_partitions, set_configs, set_epoch (Partitions holds the epoch), purged, set_broker_configs (Name the broker resource: "" or a node id; brokerconfigs.go)
 	Name       string            `json:"name"`
 	ID         [16]byte          `json:"id,omitempty"`
 	Partitions int32             `json:"partitions,omitempty"`
@@ -74,6 +74,9 @@ type state struct {
 	// Epoch is the leader epoch of this node's partitions: one leader
 	// (this node or the one it follows) leads them all.
 	Epoch int32 `json:"epoch,omitempty"`
+	// BrokerConfigs are the dynamic broker configs by resource: "" the
+	// cluster-wide default, a node id that node's (brokerconfigs.go).
+	BrokerConfigs map[string]map[string]string `json:"broker_configs,omitempty"`
 }
 
 func newState() *state { return &state{Topics: map[string]*topicState{}} }
@@ -99,6 +102,8 @@ func (s *state) apply(r *record) error {
 		if r.Partitions > s.Epoch {
 			s.Epoch = r.Partitions
 		}
+	case "set_broker_configs":
+		s.applyBrokerConfigs(r)
 	case "purged":
 		kept := s.Deleted[:0]
 		for _, d := range s.Deleted {
