@@ -56,6 +56,7 @@ func init() {
 		{45, 0, 1, handleAlterPartitionAssignments},
 		{46, 0, 0, handleListPartitionReassignments},
 		{47, 0, 0, handleOffsetDelete},
+		{57, 0, 2, handleUpdateFeatures},
 		{60, 0, 2, handleDescribeCluster},
 		{75, 0, 0, handleDescribeTopicPartitions},
 	}
