@@ -2,11 +2,13 @@ package broker
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -42,5 +44,37 @@ func TestUpdateFeatures(t *testing.T) {
 	}
 	if len(versions.FinalizedFeatures) != 1 || versions.FinalizedFeatures[0].Name != "metadata.version" || versions.FinalizedFeatures[0].MaxVersionLevel != 7 {
 		t.Errorf("finalized features: %+v", versions.FinalizedFeatures)
+	}
+}
+
+// TestListConfigResources lists topics, the broker and a group through
+// kadm, as kafka-configs --describe without an entity name does.
+func TestListConfigResources(t *testing.T) {
+	b := testBroker(t, t.TempDir(), "--group.initial.rebalance.delay.ms=0")
+	defer b.Close()
+	c := client(t, b)
+	admin := kadm.NewClient(c)
+	ctx := ctxTimeout(t, 30*time.Second)
+	if created, err := admin.CreateTopic(ctx, 1, 1, nil, "listed"); err != nil || created.Err != nil {
+		t.Fatalf("create: %v %v", err, created.Err)
+	}
+	if _, err := admin.CommitOffsets(ctx, "listed-group", kadm.OffsetsFromRecords(kgo.Record{Topic: "listed", Partition: 0, Offset: 0})); err != nil {
+		t.Fatal(err)
+	}
+	listed, err := admin.ListConfigResources(ctx)
+	if err != nil || listed.Err != nil {
+		t.Fatalf("list: %v %v", err, listed.Err)
+	}
+	found := map[kadm.ConfigResourceType][]string{}
+	for _, r := range listed.Resources {
+		found[r.Type] = append(found[r.Type], r.Name)
+	}
+	if !slices.Contains(found[kadm.ConfigResourceTopic], "listed") || len(found[kadm.ConfigResourceBroker]) != 1 ||
+		!slices.Contains(found[kadm.ConfigResourceGroupConfig], "listed-group") {
+		t.Errorf("listed: %v", found)
+	}
+	listed, err = admin.ListConfigResources(ctx, kadm.ConfigResourceType(3))
+	if err != nil || !errors.Is(listed.Err, kerr.UnsupportedVersion) {
+		t.Errorf("unknown type: %v %v", err, listed.Err)
 	}
 }

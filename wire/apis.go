@@ -58,6 +58,7 @@ func init() {
 		{47, 0, 0, handleOffsetDelete},
 		{57, 0, 2, handleUpdateFeatures},
 		{60, 0, 2, handleDescribeCluster},
+		{74, 0, 1, handleListConfigResources},
 		{75, 0, 0, handleDescribeTopicPartitions},
 	}
 	apiByKey = map[int16]*api{}
