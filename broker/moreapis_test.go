@@ -78,3 +78,39 @@ func TestListConfigResources(t *testing.T) {
 		t.Errorf("unknown type: %v %v", err, listed.Err)
 	}
 }
+
+// TestAlterReplicaLogDirs moves replicas through kadm: to the one log
+// directory DescribeLogDirs reports (nothing to do) and elsewhere.
+func TestAlterReplicaLogDirs(t *testing.T) {
+	b := testBroker(t, t.TempDir())
+	defer b.Close()
+	admin := kadm.NewClient(client(t, b))
+	ctx := ctxTimeout(t, 30*time.Second)
+	if created, err := admin.CreateTopic(ctx, 2, 1, nil, "moved"); err != nil || created.Err != nil {
+		t.Fatalf("create: %v %v", err, created.Err)
+	}
+	described, err := admin.DescribeAllLogDirs(ctx, nil)
+	if err != nil || len(described) != 1 {
+		t.Fatalf("log dirs: %v %v", err, described)
+	}
+	var dir string
+	var node int32
+	for broker, dirs := range described {
+		node = broker
+		for d := range dirs {
+			dir = d
+		}
+	}
+	var alter kadm.AlterReplicaLogDirsReq
+	alter.Add(dir, kadm.TopicsSet{"moved": {0: {}, 5: {}}})
+	alter.Add("/not/a/log/dir", kadm.TopicsSet{"moved": {1: {}}})
+	altered, err := admin.AlterBrokerReplicaLogDirs(ctx, node, alter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[int32]error{0: nil, 5: kerr.UnknownTopicOrPartition, 1: kerr.LogDirNotFound} {
+		if got := altered["moved"][p].Err; !errors.Is(got, want) {
+			t.Errorf("moved/%d: %v, want %v", p, got, want)
+		}
+	}
+}

@@ -48,6 +48,7 @@ func init() {
 		{23, 0, 4, handleOffsetForLeaderEpoch},
 		{32, 0, 4, handleDescribeConfigs},
 		{33, 0, 2, handleAlterConfigs},
+		{34, 0, 2, handleAlterReplicaLogDirs},
 		{35, 0, 4, handleDescribeLogDirs},
 		{37, 0, 3, handleCreatePartitions},
 		{42, 0, 2, handleDeleteGroups},
