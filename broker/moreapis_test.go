@@ -114,3 +114,33 @@ func TestAlterReplicaLogDirs(t *testing.T) {
 		}
 	}
 }
+
+// TestClientQuotasSurviveRestart sets quotas through kadm, reads them back
+// with Kafka's match semantics, and finds them again after a restart.
+func TestClientQuotasSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	b := testBroker(t, dir)
+	admin := kadm.NewClient(client(t, b))
+	ctx := ctxTimeout(t, 30*time.Second)
+	alice := "alice"
+	altered, err := admin.AlterClientQuotas(ctx, []kadm.AlterClientQuotaEntry{
+		{Entity: kadm.ClientQuotaEntity{{Type: "user", Name: &alice}}, Ops: []kadm.AlterClientQuotaOp{{Key: "producer_byte_rate", Value: 4096}}},
+		{Entity: kadm.ClientQuotaEntity{{Type: "client-id"}}, Ops: []kadm.AlterClientQuotaOp{{Key: "consumer_byte_rate", Value: 8192}}},
+		{Entity: kadm.ClientQuotaEntity{{Type: "user", Name: &alice}}, Ops: []kadm.AlterClientQuotaOp{{Key: "bogus", Value: 1}}},
+	})
+	if err != nil || len(altered) != 3 || altered[0].Err != nil || altered[1].Err != nil || !errors.Is(altered[2].Err, kerr.InvalidRequest) {
+		t.Fatalf("alter: %v %+v", err, altered)
+	}
+	b.Close()
+	b = testBroker(t, dir)
+	defer b.Close()
+	admin = kadm.NewClient(client(t, b))
+	described, err := admin.DescribeClientQuotas(ctx, false, []kadm.DescribeClientQuotaComponent{{Type: "user", MatchName: &alice, MatchType: 0}})
+	if err != nil || len(described) != 1 || len(described[0].Values) != 1 || described[0].Values[0].Value != 4096 {
+		t.Fatalf("describe alice after restart: %v %+v", err, described)
+	}
+	described, err = admin.DescribeClientQuotas(ctx, true, []kadm.DescribeClientQuotaComponent{{Type: "client-id", MatchType: 1}})
+	if err != nil || len(described) != 1 || described[0].Entity[0].Name != nil {
+		t.Fatalf("describe default client id: %v %+v", err, described)
+	}
+}

@@ -57,6 +57,8 @@ func init() {
 		{45, 0, 1, handleAlterPartitionAssignments},
 		{46, 0, 0, handleListPartitionReassignments},
 		{47, 0, 0, handleOffsetDelete},
+		{48, 0, 1, handleDescribeClientQuotas},
+		{49, 0, 1, handleAlterClientQuotas},
 		{57, 0, 2, handleUpdateFeatures},
 		{60, 0, 2, handleDescribeCluster},
 		{74, 0, 1, handleListConfigResources},

@@ -56,6 +56,7 @@ type record struct {
 	ID         [16]byte          `json:"id,omitempty"`
 	Partitions int32             `json:"partitions,omitempty"`
 	Configs    map[string]string `json:"configs,omitempty"`
+	Quota      *Quota            `json:"quota,omitempty"` // set_quota (quotas.go)
 }
 
 // topicState is a topic as the log knows it.
@@ -74,6 +75,9 @@ type state struct {
 	// Epoch is the leader epoch of this node's partitions: one leader
 	// (this node or the one it follows) leads them all.
 	Epoch int32 `json:"epoch,omitempty"`
+	// Quotas are the client quotas by entity (quotas.go); absent in
+	// snapshots written before them.
+	Quotas map[string]*Quota `json:"quotas,omitempty"`
 }
 
 func newState() *state { return &state{Topics: map[string]*topicState{}} }
@@ -99,6 +103,8 @@ func (s *state) apply(r *record) error {
 		if r.Partitions > s.Epoch {
 			s.Epoch = r.Partitions
 		}
+	case "set_quota":
+		return s.applyQuota(r.Quota)
 	case "purged":
 		kept := s.Deleted[:0]
 		for _, d := range s.Deleted {
