@@ -8,7 +8,7 @@ package wire
 // A request at a version we do not serve is answered at v0 with
 // UNSUPPORTED_VERSION and our range (KIP-511), so the client retries lower.
 // The list comes from the apis table, the same one requests are checked
-// against.
+// against; v3+ add the features 57_update_features.go describes.
 
 import (
 	"context"
@@ -20,6 +20,7 @@ import (
 func handleAPIVersions(s *Server, ctx context.Context, h *RequestHeader, req kmsg.Request, resp *Response) error {
 	kresp := req.ResponseKind().(*kmsg.ApiVersionsResponse)
 	appendAPIKeys(kresp)
+	appendFeatures(kresp, h.APIVersion)
 	s.encode(h, kresp, resp)
 	return nil
 }

@@ -48,6 +48,7 @@ func init() {
 		{23, 0, 4, handleOffsetForLeaderEpoch},
 		{32, 0, 4, handleDescribeConfigs},
 		{33, 0, 2, handleAlterConfigs},
+		{34, 0, 2, handleAlterReplicaLogDirs},
 		{35, 0, 4, handleDescribeLogDirs},
 		{37, 0, 3, handleCreatePartitions},
 		{42, 0, 2, handleDeleteGroups},
@@ -56,7 +57,11 @@ func init() {
 		{45, 0, 1, handleAlterPartitionAssignments},
 		{46, 0, 0, handleListPartitionReassignments},
 		{47, 0, 0, handleOffsetDelete},
+		{48, 0, 1, handleDescribeClientQuotas},
+		{49, 0, 1, handleAlterClientQuotas},
+		{57, 0, 2, handleUpdateFeatures},
 		{60, 0, 2, handleDescribeCluster},
+		{74, 0, 1, handleListConfigResources},
 		{75, 0, 0, handleDescribeTopicPartitions},
 	}
 	apiByKey = map[int16]*api{}

@@ -82,7 +82,7 @@ func roundTripErr(server *Server, req kmsg.Request) (kmsg.Response, error) {
 	kresp := req.ResponseKind()
 	kresp.SetVersion(req.GetVersion())
 	body := out[8:]
-	if kresp.IsFlexible() {
+	if kresp.IsFlexible() && req.Key() != apiVersionsKey { // ApiVersions' header is always v0
 		body = body[1:]
 	}
 	if err := kresp.ReadFrom(body); err != nil {

@@ -56,6 +56,7 @@ type record struct {
 	ID         [16]byte          `json:"id,omitempty"`
 	Partitions int32             `json:"partitions,omitempty"`
 	Configs    map[string]string `json:"configs,omitempty"`
+	Quota      *Quota            `json:"quota,omitempty"` // set_quota (quotas.go)
 }
 
 // topicState is a topic as the log knows it.
@@ -77,6 +78,9 @@ type state struct {
 	// BrokerConfigs are the dynamic broker configs by resource: "" the
 	// cluster-wide default, a node id that node's (brokerconfigs.go).
 	BrokerConfigs map[string]map[string]string `json:"broker_configs,omitempty"`
+	// Quotas are the client quotas by entity (quotas.go); absent in
+	// snapshots written before them.
+	Quotas map[string]*Quota `json:"quotas,omitempty"`
 }
 
 func newState() *state { return &state{Topics: map[string]*topicState{}} }
@@ -104,6 +108,8 @@ func (s *state) apply(r *record) error {
 		}
 	case "set_broker_configs":
 		s.applyBrokerConfigs(r)
+	case "set_quota":
+		return s.applyQuota(r.Quota)
 	case "purged":
 		kept := s.Deleted[:0]
 		for _, d := range s.Deleted {
