@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,25 +18,17 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"spool/internal/kafkadefs"
 	"spool/segment"
 )
 
-// kafkaTopicDefaults is every topic config of Kafka 4.1 with a valid value
-// (its default, or near it).
-var kafkaTopicDefaults = map[string]string{
-	"cleanup.policy": "delete", "compression.type": "producer", "compression.gzip.level": "-1",
-	"compression.lz4.level": "9", "compression.zstd.level": "3", "delete.retention.ms": "86400000",
-	"file.delete.delay.ms": "60000", "flush.messages": "9223372036854775807", "flush.ms": "1000",
-	"follower.replication.throttled.replicas": "", "index.interval.bytes": "4096",
-	"leader.replication.throttled.replicas": "*", "local.retention.bytes": "-2", "local.retention.ms": "-2",
-	"max.compaction.lag.ms": "9223372036854775807", "max.message.bytes": "1048588",
-	"message.timestamp.after.max.ms": "9223372036854775807", "message.timestamp.before.max.ms": "9223372036854775807",
-	"message.timestamp.type": "CreateTime", "min.cleanable.dirty.ratio": "0.5", "min.compaction.lag.ms": "0",
-	"min.insync.replicas": "1", "preallocate": "false", "remote.log.copy.disable": "false",
-	"remote.log.delete.on.disable": "false", "remote.storage.enable": "false", "retention.bytes": "-1",
-	"retention.ms": "604800000", "segment.bytes": "1073741824", "segment.index.bytes": "10485760",
-	"segment.jitter.ms": "0", "segment.ms": "604800000", "unclean.leader.election.enable": "false",
-}
+// kafkaTopicDefaults is every topic config of Kafka 4.1 with a valid value:
+// its default, but a throttled-replicas list that is not empty.
+var kafkaTopicDefaults = func() map[string]string {
+	m := maps.Clone(kafkadefs.TopicConfigs)
+	m["leader.replication.throttled.replicas"] = "*"
+	return m
+}()
 
 func strPtrs(m map[string]string) map[string]*string {
 	out := map[string]*string{}

@@ -7,30 +7,14 @@ import (
 	"testing"
 
 	"spool/engine"
+	"spool/internal/kafkadefs"
 )
 
-// kafka41TopicConfigs is Kafka 4.1's LogConfig, name → default: every one
-// must be accepted and described.
-var kafka41TopicConfigs = map[string]string{
-	"cleanup.policy": "delete", "compression.type": "producer", "compression.gzip.level": "-1",
-	"compression.lz4.level": "9", "compression.zstd.level": "3", "delete.retention.ms": "86400000",
-	"file.delete.delay.ms": "60000", "flush.messages": "9223372036854775807", "flush.ms": "1000",
-	"follower.replication.throttled.replicas": "", "index.interval.bytes": "4096",
-	"leader.replication.throttled.replicas": "", "local.retention.bytes": "-2", "local.retention.ms": "-2",
-	"max.compaction.lag.ms": "9223372036854775807", "max.message.bytes": "1048588",
-	"message.timestamp.after.max.ms": "9223372036854775807", "message.timestamp.before.max.ms": "9223372036854775807",
-	"message.timestamp.type": "CreateTime", "min.cleanable.dirty.ratio": "0.5", "min.compaction.lag.ms": "0",
-	"min.insync.replicas": "1", "preallocate": "false", "remote.log.copy.disable": "false",
-	"remote.log.delete.on.disable": "false", "remote.storage.enable": "false", "retention.bytes": "-1",
-	"retention.ms": "604800000", "segment.bytes": "1073741824", "segment.index.bytes": "10485760",
-	"segment.jitter.ms": "0", "segment.ms": "604800000", "unclean.leader.election.enable": "false",
-}
-
 func TestTopicConfigsAreKafkas(t *testing.T) {
-	if len(topicConfigs) != len(kafka41TopicConfigs) {
-		t.Errorf("%d configs, Kafka 4.1 has %d", len(topicConfigs), len(kafka41TopicConfigs))
+	if len(topicConfigs) != len(kafkadefs.TopicConfigs) {
+		t.Errorf("%d configs, Kafka 4.1 has %d", len(topicConfigs), len(kafkadefs.TopicConfigs))
 	}
-	for name, def := range kafka41TopicConfigs {
+	for name, def := range kafkadefs.TopicConfigs {
 		tc, ok := topicConfigs[name]
 		if !ok {
 			t.Errorf("%s missing", name)
@@ -151,7 +135,7 @@ func TestDescribeSynonyms(t *testing.T) {
 	for _, e := range entries {
 		byName[e.Name] = e
 	}
-	if len(entries) != len(kafka41TopicConfigs) {
+	if len(entries) != len(kafkadefs.TopicConfigs) {
 		t.Fatalf("%d entries", len(entries))
 	}
 	r := byName["retention.ms"]
