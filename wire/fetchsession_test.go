@@ -24,27 +24,50 @@ import (
 // partitions, keeping slots fetch sessions.
 func sessionServer(t testing.TB, partitions int32, slots int) *Server {
 	t.Helper()
+	// Small segments: the benchmark makes 1000 partitions.
+	server, cluster := testServer(t, segment.Config{SegmentBytes: 64 << 10, IndexBytes: 4096}, slots)
+	if _, err := cluster.CreateTopic("t", partitions, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	return server
+}
+
+// testServer is a wire server over a fresh cluster of one shard in a
+// temporary directory, with segments of seg and slots fetch sessions;
+// both close when the test ends.
+func testServer(t testing.TB, seg segment.Config, slots int) (*Server, *meta.Cluster) {
+	t.Helper()
 	shard := engine.NewShard(engine.ShardConfig{CPU: -1})
 	t.Cleanup(shard.Stop)
 	cluster, err := meta.Open(meta.Config{
-		DataDir: t.TempDir(),
-		Shards:  []*engine.Shard{shard},
-		// Small segments: the benchmark makes 1000 partitions.
-		Defaults: engine.LogConfig{Segment: segment.Config{SegmentBytes: 64 << 10, IndexBytes: 4096}},
+		DataDir:  t.TempDir(),
+		Shards:   []*engine.Shard{shard},
+		Defaults: engine.LogConfig{Segment: seg},
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cluster.Close() })
-	if _, err := cluster.CreateTopic("t", partitions, nil, false); err != nil {
-		t.Fatal(err)
-	}
 	server, err := NewServer(Config{Host: "127.0.0.1", Port: 9092, ClusterID: "x", Cluster: cluster, FetchSessionCacheSlots: slots})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return server
+	return server, cluster
+}
+
+// oneBatchProduce is the request frame of a Produce v9, acks 1, of
+// records to partition 0 of topic.
+func oneBatchProduce(topic string, records []byte) []byte {
+	req := kmsg.NewPtrProduceRequest()
+	req.Version, req.Acks, req.TimeoutMillis = 9, 1, 5000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = topic
+	partition := kmsg.NewProduceRequestTopicPartition()
+	partition.Records = records
+	rt.Partitions = append(rt.Partitions, partition)
+	req.Topics = append(req.Topics, rt)
+	return produceFrame(req, "")
 }
 
 // roundTrip frames req (at its version), has server answer it, and decodes

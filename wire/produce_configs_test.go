@@ -4,12 +4,9 @@ package wire
 
 import (
 	"context"
-	"encoding/binary"
 	"io"
 	"log/slog"
 	"testing"
-
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"spool/engine"
 	"spool/engine/meta"
@@ -23,22 +20,7 @@ import (
 // path a topic config must not slow) and for topics that recompress it.
 // Bytes are the batch's.
 func BenchmarkProduceHandle(b *testing.B) {
-	shard := engine.NewShard(engine.ShardConfig{CPU: -1})
-	defer shard.Stop()
-	cluster, err := meta.Open(meta.Config{
-		DataDir:  b.TempDir(),
-		Shards:   []*engine.Shard{shard},
-		Defaults: engine.LogConfig{Segment: segment.Config{SegmentBytes: 1 << 30, IndexBytes: 1 << 20}, RetentionBytes: 64 << 20},
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cluster.Close()
-	server, err := NewServer(Config{Host: "127.0.0.1", Port: 9092, ClusterID: "x", Cluster: cluster})
-	if err != nil {
-		b.Fatal(err)
-	}
+	server, cluster := testServer(b, segment.Config{SegmentBytes: 1 << 30, IndexBytes: 1 << 20}, 0)
 	for _, topic := range []string{"producer", "lz4", "zstd"} {
 		var configs map[string]string
 		if topic != "producer" {
@@ -48,23 +30,11 @@ func BenchmarkProduceHandle(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Run(topic, func(b *testing.B) {
-			req := kmsg.NewPtrProduceRequest()
-			req.Version, req.Acks, req.TimeoutMillis = 9, 1, 5000
-			rt := kmsg.NewProduceRequestTopic()
-			rt.Topic = topic
-			partition := kmsg.NewProduceRequestTopicPartition()
-			partition.Records = batchtest.Values(500, 100, 1)
-			rt.Partitions = append(rt.Partitions, partition)
-			req.Topics = append(req.Topics, rt)
-			frame := binary.BigEndian.AppendUint16(nil, 0)
-			frame = binary.BigEndian.AppendUint16(frame, 9)
-			frame = binary.BigEndian.AppendUint32(frame, 1)
-			frame = binary.BigEndian.AppendUint16(frame, 0xffff)
-			frame = append(frame, 0)
-			frame = req.AppendTo(frame)
+			records := batchtest.Values(500, 100, 1)
+			frame := oneBatchProduce(topic, records)
 			original := append([]byte(nil), frame...)
 			var resp Response
-			b.SetBytes(int64(len(partition.Records)))
+			b.SetBytes(int64(len(records)))
 			b.ReportAllocs()
 			for b.Loop() {
 				copy(frame, original) // the append stamps offsets in place
