@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
@@ -152,16 +153,30 @@ func compressGzip(dst, src []byte, level int) ([]byte, error) {
 	if level != GzipLevelDefault && (level < GzipLevelMin || level > GzipLevelMax) {
 		return dst, fmt.Errorf("gzip level %d outside [%d, %d] and not -1", level, GzipLevelMin, GzipLevelMax)
 	}
+	return compressPooled(dst, src, &gzipWriters[level+1], func(w io.Writer) (*gzip.Writer, error) {
+		return gzip.NewWriterLevel(w, level)
+	})
+}
+
+// pooledWriter is a compressing writer a pool keeps between calls.
+type pooledWriter interface {
+	io.WriteCloser
+	Reset(io.Writer)
+}
+
+// compressPooled appends src compressed onto dst with a writer from pool
+// (made by newWriter when the pool is empty), and returns the writer to
+// the pool, reset to hold no buffer.
+func compressPooled[W pooledWriter](dst, src []byte, pool *sync.Pool, newWriter func(io.Writer) (W, error)) ([]byte, error) {
 	buf := bytes.NewBuffer(dst)
-	pool := &gzipWriters[level+1]
-	w, _ := pool.Get().(*gzip.Writer)
-	if w == nil {
+	w, ok := pool.Get().(W)
+	if ok {
+		w.Reset(buf)
+	} else {
 		var err error
-		if w, err = gzip.NewWriterLevel(buf, level); err != nil {
+		if w, err = newWriter(buf); err != nil {
 			return dst, err
 		}
-	} else {
-		w.Reset(buf)
 	}
 	_, err := w.Write(src)
 	if err == nil {
@@ -194,27 +209,10 @@ func compressLZ4(dst, src []byte, level int) ([]byte, error) {
 	} else {
 		level = 0
 	}
-	buf := bytes.NewBuffer(dst)
-	pool := &lz4Writers[level]
-	w, _ := pool.Get().(*lz4.Writer)
-	if w == nil {
-		w = lz4.NewWriter(buf)
-		if err := w.Apply(lz4.CompressionLevelOption(pierrecLevel), lz4.BlockSizeOption(lz4.Block64Kb)); err != nil {
-			return dst, err
-		}
-	} else {
-		w.Reset(buf)
-	}
-	_, err := w.Write(src)
-	if err == nil {
-		err = w.Close()
-	}
-	w.Reset(nil)
-	pool.Put(w)
-	if err != nil {
-		return dst, err
-	}
-	return buf.Bytes(), nil
+	return compressPooled(dst, src, &lz4Writers[level], func(out io.Writer) (*lz4.Writer, error) {
+		w := lz4.NewWriter(out)
+		return w, w.Apply(lz4.CompressionLevelOption(pierrecLevel), lz4.BlockSizeOption(lz4.Block64Kb))
+	})
 }
 
 // zstdEncoders pools zstd encoders per klauspost level (1..4).
